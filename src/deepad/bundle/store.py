@@ -1,0 +1,181 @@
+"""Write and read detector bundles.
+
+A bundle is a directory with two files:
+
+- ``manifest.json``: format version, deepad version, detector class and params, the
+  input schema and preprocessing state, the threshold, model metadata, a fingerprint and
+  row count of the training data, lineage, metrics, created-at, and the SHA-256 of
+- ``weights.safetensors``: every array the detector learned.
+
+Loading instantiates only classes from deepad's registry and never unpickles; a missing
+file, a weights hash that does not match the manifest, or a format newer than this
+library understands is refused with a ``BundleError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from deepad._version import __version__
+from deepad.core.base import BaseDetector
+from deepad.models import DETECTORS
+from deepad.preprocess.tabular import TabularPreprocessor
+
+FORMAT = "deepad-bundle"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+WEIGHTS = "weights.safetensors"
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be written or loaded safely."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _jsonable(value: Any, what: str) -> Any:
+    """Convert tuples and NumPy scalars to JSON types, or fail naming the offending field."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, f"{what}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, what) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise BundleError(f"{what} = {value!r} cannot be stored in a bundle manifest (not JSON)")
+
+
+def save_bundle(
+    detector: BaseDetector, path: str | Path, *, lineage: dict[str, Any] | None = None
+) -> Path:
+    """Write ``detector`` to the directory ``path``; an older bundle there is replaced.
+
+    Refuses to overwrite anything that is not a deepad bundle, so user data is never lost.
+    """
+    detector._check_fitted()
+    target = Path(path)
+    if target.exists() and not (target / MANIFEST).is_file():
+        if target.is_file() or any(target.iterdir()):
+            raise BundleError(f"{target} exists and is not a deepad bundle; refusing to overwrite")
+    meta, model_arrays = detector._export_model()
+    arrays = {f"model.{name}": np.ascontiguousarray(a) for name, a in model_arrays.items()}
+    arrays["decision_scores_"] = np.ascontiguousarray(detector.decision_scores_)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".deepad-", dir=target.parent))
+    try:
+        save_file(arrays, str(staging / WEIGHTS))
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "deepad_version": __version__,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "modality": detector.modality,
+            "detector": {
+                "class": type(detector).__name__,
+                "params": _jsonable(detector.get_params(deep=False), "params"),
+            },
+            "input_schema": detector.preprocessor_.to_dict(),
+            "model_state": _jsonable(meta, "model_state"),
+            "threshold": {
+                "method": "contamination_quantile",
+                "contamination": detector.contamination,
+                "value": detector.threshold_,
+            },
+            "training_data": {
+                "rows": detector.training_rows_,
+                "columns": [str(c) for c in detector.feature_names_in_],
+                "fingerprint": detector.training_fingerprint_,
+            },
+            "lineage": _jsonable(lineage or {}, "lineage"),
+            "metrics": _jsonable(getattr(detector, "metrics_", {}), "metrics"),
+            "weights": {"file": WEIGHTS, "sha256": _sha256(staging / WEIGHTS)},
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return target
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """Read and check a bundle's manifest (format and version), without loading weights."""
+    bundle = Path(path)
+    if not bundle.exists():
+        raise BundleError(f"no bundle at {bundle}")
+    if not bundle.is_dir():
+        raise BundleError(f"{bundle} is a file; a bundle is a directory with {MANIFEST}")
+    manifest_path = bundle / MANIFEST
+    if not manifest_path.is_file():
+        raise BundleError(f"{bundle} is not a deepad bundle: {MANIFEST} is missing")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{manifest_path} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError(f"{manifest_path} is not a deepad bundle manifest")
+    version = manifest.get("format_version")
+    if not isinstance(version, int):
+        raise BundleError(f"{manifest_path} has no valid format_version")
+    if version > FORMAT_VERSION:
+        raise BundleError(
+            f"bundle format {version} is newer than this deepad ({__version__}) understands "
+            f"(up to {FORMAT_VERSION}); upgrade deepad to load it"
+        )
+    return manifest
+
+
+def load(path: str | Path) -> BaseDetector:
+    """Load a detector saved with ``save``; it scores exactly as the saved one did."""
+    bundle = Path(path)
+    manifest = read_manifest(bundle)
+    weights_path = bundle / manifest["weights"]["file"]
+    if not weights_path.is_file():
+        raise BundleError(f"bundle {bundle} is incomplete: {weights_path.name} is missing")
+    if _sha256(weights_path) != manifest["weights"]["sha256"]:
+        raise BundleError(
+            f"{weights_path} does not match the SHA-256 recorded in its manifest; "
+            "the bundle was modified or corrupted and is refused"
+        )
+    name = manifest["detector"]["class"]
+    if name not in DETECTORS:
+        raise BundleError(f"bundle names unknown detector class {name!r}")
+    try:
+        detector = DETECTORS[name](**manifest["detector"]["params"])
+        arrays = load_file(str(weights_path))
+        detector.preprocessor_ = TabularPreprocessor.from_dict(manifest["input_schema"])
+        training = manifest["training_data"]
+        detector.feature_names_in_ = np.asarray(training["columns"], dtype=object)
+        detector.n_features_in_ = len(training["columns"])
+        detector.training_rows_ = int(training["rows"])
+        detector.training_fingerprint_ = training["fingerprint"]
+        detector.decision_scores_ = arrays["decision_scores_"]
+        detector.metrics_ = manifest.get("metrics", {})
+        model_arrays = {
+            key.removeprefix("model."): value
+            for key, value in arrays.items()
+            if key.startswith("model.")
+        }
+        detector._import_model(manifest["model_state"], model_arrays)
+        detector.threshold_ = float(manifest["threshold"]["value"])
+    except (KeyError, TypeError) as exc:
+        raise BundleError(f"bundle {bundle} is malformed: missing or invalid {exc}") from exc
+    return detector

@@ -1,0 +1,70 @@
+"""``AutoEncoder`` detector: score = mean squared reconstruction error of a row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepad.models.autoencoder.torch_model import AutoEncoderNet
+from deepad.models.torch_base import TorchDetector, auto_widths
+
+
+class AutoEncoder(TorchDetector):
+    """MLP autoencoder trained to reconstruct normal rows; the error is the score.
+
+    Parameters left as ``None`` are chosen from the data: hidden widths and bottleneck
+    from the encoded width, batch size and epochs from the row count (early stopping on
+    a held-out ``validation_fraction`` ends training sooner when it stops improving).
+    """
+
+    summary = "MLP autoencoder, reconstruction error; strong default for numeric and mixed tables"
+
+    def __init__(
+        self,
+        hidden_dims: list[int] | None = None,
+        latent_dim: int | None = None,
+        dropout: float = 0.1,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        learning_rate: float = 2e-3,
+        weight_decay: float = 1e-5,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        contamination: float = 0.1,
+        device: str = "cpu",
+        verbose: int = 0,
+        random_state: int | None = None,
+    ) -> None:
+        self.hidden_dims = hidden_dims
+        self.latent_dim = latent_dim
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.contamination = contamination
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _architecture(self, n_features: int) -> dict[str, Any]:
+        hidden, latent = auto_widths(n_features)
+        return {
+            "n_features": n_features,
+            "hidden_dims": list(self.hidden_dims) if self.hidden_dims is not None else hidden,
+            "latent_dim": self.latent_dim if self.latent_dim is not None else latent,
+            "dropout": float(self.dropout),
+        }
+
+    def _build_module(self, architecture: dict[str, Any]) -> nn.Module:
+        return AutoEncoderNet(**architecture)
+
+    def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        return torch.mean((module(batch) - batch) ** 2)
+
+    def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        return torch.mean((module(batch) - batch) ** 2, dim=1)

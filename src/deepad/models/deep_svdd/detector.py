@@ -1,0 +1,71 @@
+"""``DeepSVDD`` detector: score = squared distance of a row's embedding to the centre."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepad.models.deep_svdd.torch_model import DeepSVDDNet
+from deepad.models.torch_base import TorchDetector, auto_widths
+
+
+class DeepSVDD(TorchDetector):
+    """One-class Deep SVDD (Ruff et al., ICML 2018), soft-boundary-free "one-class" variant.
+
+    The centre is the mean embedding of the training rows under the initial network; the
+    network is then trained to pull training rows towards it.
+    """
+
+    summary = "one-class Deep SVDD, distance to a learned hypersphere centre; compact scores"
+
+    def __init__(
+        self,
+        hidden_dims: list[int] | None = None,
+        latent_dim: int | None = None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-5,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        contamination: float = 0.1,
+        device: str = "cpu",
+        verbose: int = 0,
+        random_state: int | None = None,
+    ) -> None:
+        self.hidden_dims = hidden_dims
+        self.latent_dim = latent_dim
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.contamination = contamination
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _architecture(self, n_features: int) -> dict[str, Any]:
+        hidden, latent = auto_widths(n_features)
+        return {
+            "n_features": n_features,
+            "hidden_dims": list(self.hidden_dims) if self.hidden_dims is not None else hidden,
+            "latent_dim": self.latent_dim if self.latent_dim is not None else latent,
+        }
+
+    def _build_module(self, architecture: dict[str, Any]) -> nn.Module:
+        return DeepSVDDNet(**architecture)
+
+    def _prepare(self, module: nn.Module, features: np.ndarray, seed: int) -> None:
+        module.eval()
+        module.set_center(torch.as_tensor(features, dtype=torch.float32))
+
+    def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        return torch.mean(module(batch))
+
+    def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        return module(batch)

@@ -1,0 +1,57 @@
+"""``PCA``: squared reconstruction error outside the principal subspace of the training data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.decomposition import PCA as _SkPCA
+
+from deepad.core.base import BaseDetector
+
+
+class PCA(BaseDetector):
+    """Principal component reconstruction error (the SPE / Q statistic).
+
+    ``n_components`` is an int, a fraction of variance to keep (default 0.95), or None
+    for all but one component.
+    """
+
+    summary = "PCA reconstruction error; linear, fast, explains well, good on correlated sensors"
+
+    def __init__(
+        self,
+        n_components: int | float | None = 0.95,
+        contamination: float = 0.1,
+    ) -> None:
+        self.n_components = n_components
+        self.contamination = contamination
+
+    def _fit_features(self, features: np.ndarray) -> None:
+        max_rank = min(features.shape) - 1
+        if max_rank < 1:
+            raise ValueError(
+                "PCA needs at least 2 rows and 2 encoded features to leave a residual, "
+                f"got {features.shape}"
+            )
+        n_components = self.n_components if self.n_components is not None else max_rank
+        if isinstance(n_components, (int, np.integer)) and not 1 <= n_components <= max_rank:
+            raise ValueError(f"n_components must be in [1, {max_rank}], got {n_components}")
+        model = _SkPCA(n_components=n_components, svd_solver="full").fit(
+            features.astype(np.float64)
+        )
+        components = model.components_[:max_rank]
+        self.mean_ = model.mean_
+        self.components_ = components
+
+    def _score_features(self, features: np.ndarray) -> np.ndarray:
+        centred = features.astype(np.float64) - self.mean_
+        residual = centred - (centred @ self.components_.T) @ self.components_
+        return np.sum(residual**2, axis=1)
+
+    def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {}, {"mean_": self.mean_, "components_": self.components_}
+
+    def _import_model(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.mean_ = arrays["mean_"]
+        self.components_ = arrays["components_"]

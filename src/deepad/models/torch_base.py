@@ -1,0 +1,122 @@
+"""``TorchDetector``: what every PyTorch detector shares on top of ``BaseDetector``.
+
+A subclass builds its network from the encoded input width (``_build_module``), gives a
+training loss (``_loss``) and a per-row score (``_score_batch``). Training, seeding,
+batched inference and the (de)serialisation of weights are handled here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepad.core.base import BaseDetector
+from deepad.nn.training import (
+    TrainingConfig,
+    fit_module,
+    predict_batched,
+    resolve_device,
+    seeded,
+)
+
+
+def auto_widths(n_features: int) -> tuple[list[int], int]:
+    """Default hidden widths and bottleneck size for an MLP over ``n_features`` inputs.
+
+    Two hidden layers of width about twice the input (between 32 and 256), halving, and
+    a bottleneck of about a quarter of the input (between 2 and 32).
+    """
+    first = int(min(256, max(32, 2 ** math.ceil(math.log2(max(n_features, 2) * 2)))))
+    latent = int(min(32, max(2, round(n_features / 4))))
+    return [first, max(first // 2, latent)], latent
+
+
+class TorchDetector(BaseDetector):
+    """Shared machinery of the deep detectors; not used directly."""
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive int or None (auto), got {value!r}")
+        if not 0.0 <= self.validation_fraction < 0.5:
+            raise ValueError(
+                f"validation_fraction must be in [0, 0.5), got {self.validation_fraction!r}"
+            )
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+
+    # ---------------------------------------------------------- subclass API
+    def _architecture(self, n_features: int) -> dict[str, Any]:
+        """JSON description of the network, enough for ``_build_module`` to rebuild it."""
+        raise NotImplementedError
+
+    def _build_module(self, architecture: dict[str, Any]) -> nn.Module:
+        raise NotImplementedError
+
+    def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _prepare(self, module: nn.Module, features: np.ndarray, seed: int) -> None:
+        """Hook run after the network is built and before training (e.g. set a centre)."""
+
+    # -------------------------------------------------------------- training
+    def _training_config(self, seed: int, description: str | None = None) -> TrainingConfig:
+        return TrainingConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            validation_fraction=self.validation_fraction,
+            patience=self.patience,
+            seed=seed,
+            device=self.device,
+            verbose=self.verbose,
+            description=description or type(self).__name__,
+        )
+
+    def _fit_features(self, features: np.ndarray) -> None:
+        seed = self._seed()
+        self.architecture_ = self._architecture(features.shape[1])
+        with seeded(seed):
+            module = self._build_module(self.architecture_)
+            self._prepare(module, features, seed)
+            self.history_ = fit_module(module, self._loss, features, self._training_config(seed))
+        self.module_ = module.cpu().eval()
+
+    def _score_features(self, features: np.ndarray) -> np.ndarray:
+        device = resolve_device(self.device)
+        module = self.module_.to(device)
+        try:
+            return predict_batched(
+                lambda batch: self._score_batch(module, batch), features, device=str(device)
+            )
+        finally:
+            self.module_ = module.cpu()
+
+    # --------------------------------------------------------- persistence
+    def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        arrays = {
+            f"net.{name}": tensor.detach().cpu().numpy()
+            for name, tensor in self.module_.state_dict().items()
+        }
+        return {"architecture": self.architecture_}, arrays
+
+    def _import_model(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.architecture_ = meta["architecture"]
+        module = self._build_module(self.architecture_)
+        state = {
+            name.removeprefix("net."): torch.from_numpy(np.array(value))
+            for name, value in arrays.items()
+            if name.startswith("net.")
+        }
+        module.load_state_dict(state)
+        self.module_ = module.eval()

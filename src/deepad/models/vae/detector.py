@@ -1,0 +1,76 @@
+"""``VAE`` detector: score = negative ELBO of a row, with the posterior mean at scoring time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepad.models.torch_base import TorchDetector, auto_widths
+from deepad.models.vae.torch_model import VAENet, negative_elbo
+
+
+class VAE(TorchDetector):
+    """Variational autoencoder (Kingma & Welling, 2014) scored by its negative ELBO.
+
+    Training samples the latent code; scoring uses the posterior mean, so scores are
+    deterministic. ``beta`` weighs the KL term (beta-VAE); 1.0 is the plain ELBO.
+    """
+
+    summary = "variational autoencoder, negative ELBO; smooth scores, good on noisy numeric data"
+
+    def __init__(
+        self,
+        hidden_dims: list[int] | None = None,
+        latent_dim: int | None = None,
+        beta: float = 1.0,
+        dropout: float = 0.0,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        learning_rate: float = 2e-3,
+        weight_decay: float = 1e-5,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        contamination: float = 0.1,
+        device: str = "cpu",
+        verbose: int = 0,
+        random_state: int | None = None,
+    ) -> None:
+        self.hidden_dims = hidden_dims
+        self.latent_dim = latent_dim
+        self.beta = beta
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.contamination = contamination
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if not self.beta >= 0:
+            raise ValueError(f"beta must be >= 0, got {self.beta!r}")
+
+    def _architecture(self, n_features: int) -> dict[str, Any]:
+        hidden, latent = auto_widths(n_features)
+        return {
+            "n_features": n_features,
+            "hidden_dims": list(self.hidden_dims) if self.hidden_dims is not None else hidden,
+            "latent_dim": self.latent_dim if self.latent_dim is not None else latent,
+            "dropout": float(self.dropout),
+        }
+
+    def _build_module(self, architecture: dict[str, Any]) -> nn.Module:
+        return VAENet(**architecture)
+
+    def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        return torch.mean(negative_elbo(module, batch, self.beta)) / batch.shape[1]
+
+    def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        return negative_elbo(module, batch, self.beta)

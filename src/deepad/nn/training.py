@@ -1,0 +1,176 @@
+"""One training loop for every torch detector: mini-batches, Adam, early stopping, seeding.
+
+Detectors supply a network and a ``loss_fn(module, batch) -> scalar``; this module
+handles batching, the validation split, early stopping with best-weight restore,
+progress display and reproducibility. Inference goes through ``predict_batched``, which
+never builds autograd graphs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+LossFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block with torch's global RNG seeded, restoring the caller's RNG state after."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def auto_batch_size(n_rows: int) -> int:
+    """A batch size that gives small data enough steps and large data efficient batches."""
+    return int(min(256, max(16, 2 ** round(math.log2(max(n_rows, 1) / 32)))))
+
+
+def auto_epochs(n_rows: int, batch_size: int, target_steps: int = 3000) -> int:
+    """Epochs to reach about ``target_steps`` optimizer steps, kept within [10, 200]."""
+    steps_per_epoch = max(1, math.ceil(n_rows / batch_size))
+    return int(min(200, max(10, math.ceil(target_steps / steps_per_epoch))))
+
+
+@dataclass
+class TrainingConfig:
+    """Optimisation settings; ``None`` epochs/batch size are chosen from the data size."""
+
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-5
+    validation_fraction: float = 0.1
+    patience: int = 10
+    seed: int = 0
+    device: str = "cpu"
+    verbose: int = 0
+    description: str = "training"
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch losses and where training stopped."""
+
+    train_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    epochs_run: int = 0
+
+
+def resolve_device(device: str) -> torch.device:
+    """Map "auto" to CUDA when present, and reject devices this machine does not have."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available")
+    return resolved
+
+
+def _split(n_rows: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    order = rng.permutation(n_rows)
+    n_val = int(round(n_rows * fraction))
+    if fraction <= 0 or n_val < 32:  # too few rows to judge generalisation on
+        return order, np.empty(0, dtype=np.int64)
+    return order[n_val:], order[:n_val]
+
+
+def _mean_loss(module: nn.Module, loss_fn: LossFn, data: torch.Tensor, batch: int) -> float:
+    module.eval()
+    total = 0.0
+    with torch.inference_mode():
+        for start in range(0, len(data), batch):
+            chunk = data[start : start + batch]
+            total += float(loss_fn(module, chunk)) * len(chunk)
+    return total / len(data)
+
+
+def fit_module(
+    module: nn.Module, loss_fn: LossFn, data: np.ndarray, config: TrainingConfig
+) -> TrainingHistory:
+    """Train ``module`` in place on the rows of ``data`` and return its history.
+
+    A ``validation_fraction`` of rows is held out for early stopping (``patience`` epochs
+    without a 0.1% improvement); the best weights seen are restored at the end.
+    """
+    device = resolve_device(config.device)
+    rng = np.random.default_rng(config.seed)
+    train_idx, val_idx = _split(len(data), config.validation_fraction, rng)
+    tensor = torch.as_tensor(data, dtype=torch.float32)
+    train = tensor[train_idx].to(device)
+    val = tensor[val_idx].to(device) if len(val_idx) else None
+    batch_size = config.batch_size or auto_batch_size(len(train))
+    epochs = config.epochs or auto_epochs(len(train), batch_size)
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.Adam(
+        module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    module.to(device)
+    history = TrainingHistory()
+    best_loss, best_state, stale = math.inf, copy.deepcopy(module.state_dict()), 0
+    show = bool(config.verbose) and sys.stderr.isatty()
+    progress = tqdm(range(epochs), desc=config.description, disable=not show, leave=False)
+    for epoch in progress:
+        module.train()
+        order = torch.randperm(len(train), generator=generator).to(device)
+        running, seen = 0.0, 0
+        for start in range(0, len(train), batch_size):
+            batch = train[order[start : start + batch_size]]
+            if len(batch) < 2 and len(train) >= 2:  # BatchNorm needs two rows
+                continue
+            loss = loss_fn(module, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"training loss became {float(loss)} at epoch {epoch + 1}; "
+                    "try a smaller learning_rate"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            running += float(loss.detach()) * len(batch)
+            seen += len(batch)
+        history.train_loss.append(running / max(seen, 1))
+        monitored = history.train_loss[-1]
+        if val is not None:
+            monitored = _mean_loss(module, loss_fn, val, max(batch_size, 1024))
+            history.validation_loss.append(monitored)
+        progress.set_postfix(loss=f"{monitored:.4g}")
+        if monitored < best_loss - 1e-3 * abs(best_loss) or not math.isfinite(best_loss):
+            best_loss, stale, history.best_epoch = monitored, 0, epoch
+            best_state = copy.deepcopy(module.state_dict())
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    history.epochs_run = len(history.train_loss)
+    module.load_state_dict(best_state)
+    module.eval()
+    return history
+
+
+def predict_batched(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    data: np.ndarray,
+    *,
+    batch_size: int = 4096,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Apply ``fn`` to ``data`` in chunks without autograd; return a float64 NumPy array."""
+    target = resolve_device(device)
+    tensor = torch.as_tensor(data, dtype=torch.float32)
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, len(tensor), batch_size):
+            outputs.append(fn(tensor[start : start + batch_size].to(target)).double().cpu())
+    return torch.cat(outputs).numpy()
