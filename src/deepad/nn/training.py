@@ -80,7 +80,7 @@ def resolve_device(device: str) -> torch.device:
 
 def _split(n_rows: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     order = rng.permutation(n_rows)
-    n_val = int(round(n_rows * fraction))
+    n_val = round(n_rows * fraction)
     if fraction <= 0 or n_val < 32:  # too few rows to judge generalisation on
         return order, np.empty(0, dtype=np.int64)
     return order[n_val:], order[:n_val]

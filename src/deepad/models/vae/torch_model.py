@@ -30,7 +30,7 @@ class VAENet(nn.Module):
 
 
 def negative_elbo(module: VAENet, x: torch.Tensor, beta: float) -> torch.Tensor:
-    """Per-row negative ELBO (up to a constant): squared error / 2 + beta * KL(q(z|x) || N(0, I))."""
+    """Per-row negative ELBO, up to a constant: squared error / 2 + beta * KL(q || N(0, I))."""
     x_hat, mu, logvar = module(x)
     reconstruction = 0.5 * torch.sum((x_hat - x) ** 2, dim=1)
     kl = 0.5 * torch.sum(mu**2 + torch.exp(logvar) - 1.0 - logvar, dim=1)
