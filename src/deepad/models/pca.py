@@ -17,7 +17,7 @@ class PCA(BaseDetector):
     for all but one component.
     """
 
-    summary = "PCA reconstruction error; linear, fast, explains well, good on correlated sensors"
+    summary = "PCA reconstruction error; linear and fast; good on correlated sensor readings"
 
     def __init__(
         self,

@@ -37,6 +37,10 @@ class MissingValueWarning(UserWarning):
     """Score-time gaps in a column that had none in training (imputed with the median)."""
 
 
+class IdentifierColumnWarning(UserWarning):
+    """A text column with a distinct value in every training row: an id, not a feature."""
+
+
 @dataclass
 class ColumnSpec:
     """What we learned about one input column at fit time."""
@@ -121,6 +125,13 @@ class TabularPreprocessor:
 
     def _fit_categorical(self, name: str, series: pd.Series) -> ColumnSpec:
         counts = _categorical_values(series).value_counts(sort=False)
+        if len(series) > 20 and len(counts) == len(series):
+            warnings.warn(
+                f"column {name!r} has a different value in every row and looks like an "
+                "identifier; exclude it from the features (CLI: --exclude)",
+                IdentifierColumnWarning,
+                stacklevel=3,
+            )
         # most frequent first, ties broken by label so the order is deterministic
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         kept = [label for label, _ in ordered[: self.max_categories]]

@@ -19,7 +19,7 @@ class AutoEncoder(TorchDetector):
     a held-out ``validation_fraction`` ends training sooner when it stops improving).
     """
 
-    summary = "MLP autoencoder, reconstruction error; strong default for numeric and mixed tables"
+    summary = "MLP autoencoder, reconstruction error; the deep default for numeric and mixed tables"
 
     def __init__(
         self,

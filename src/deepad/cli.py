@@ -1,0 +1,272 @@
+"""``deepad`` command line: fit, score, info, models, demo.
+
+Every command has ``--help``. Errors in the user's input are printed as one line
+(``deepad: error: ...``) with exit status 2, never as a traceback; set DEEPAD_DEBUG=1
+to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from deepad._version import __version__
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; printed without a traceback."""
+
+
+# ------------------------------------------------------------------- helpers
+def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` strings to a dict; values are read as JSON when they parse as JSON."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param expects key=value, got {pair!r}")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str], flag: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UsageError(f"{flag} names column(s) {missing} not in the data: {list(frame.columns)}")
+
+
+def _binary_labels(series: pd.Series, column: str) -> np.ndarray:
+    values = pd.to_numeric(series, errors="coerce")
+    if values.isna().any() or not set(np.unique(values)).issubset({0, 1}):
+        raise UsageError(f"label column {column!r} must hold only 0 (normal) and 1 (anomaly)")
+    return values.to_numpy(dtype=np.int64)
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        frame.to_parquet(path, index=False)
+    elif suffix in (".csv", ".tsv", ".txt"):
+        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+    else:
+        raise UsageError(f"cannot tell the output format of {path.name}: use .csv or .parquet")
+
+
+# ------------------------------------------------------------------ commands
+def cmd_fit(args: argparse.Namespace) -> None:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from deepad.io.tables import read_table
+    from deepad.models import get_detector_class
+
+    cls = get_detector_class(args.model)
+    params = _parse_params(args.param)
+    unknown = sorted(set(params) - set(cls().get_params()))
+    if unknown:
+        raise UsageError(
+            f"{cls.__name__} has no parameter(s) {unknown}; it takes: {sorted(cls().get_params())}"
+        )
+    frame = read_table(args.data)
+    dropped = list(args.exclude)
+    if args.label_column:
+        dropped.append(args.label_column)
+    _require_columns(frame, dropped, "--label-column/--exclude")
+    features = frame.drop(columns=dropped)
+    detector = cls(**params)
+    start = time.perf_counter()
+    detector.fit(features)
+    seconds = time.perf_counter() - start
+    if args.label_column:
+        labels = _binary_labels(frame[args.label_column], args.label_column)
+        if 0 < labels.sum() < len(labels):
+            detector.metrics_ = {
+                "training_auroc": float(roc_auc_score(labels, detector.decision_scores_)),
+                "training_auprc": float(average_precision_score(labels, detector.decision_scores_)),
+            }
+    bundle = detector.save(
+        args.out,
+        source=str(Path(args.data).resolve()),
+        label_column=args.label_column,
+        id_columns=list(args.exclude),
+        fit_seconds=round(seconds, 3),
+    )
+    print(
+        f"fitted {cls.__name__} on {len(features)} rows x {features.shape[1]} columns "
+        f"in {seconds:.1f}s; threshold {detector.threshold_:.6g} "
+        f"(flags {detector.contamination:.0%} of training rows)"
+    )
+    for name, value in getattr(detector, "metrics_", {}).items():
+        print(f"{name}: {value:.4f}")
+    print(f"bundle written to {bundle}")
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    from deepad.bundle import load, read_manifest
+    from deepad.io.tables import read_table
+
+    detector = load(args.bundle)
+    lineage = read_manifest(args.bundle).get("lineage", {})
+    frame = read_table(args.data)
+    scores = detector.decision_function(frame)
+    if args.id_column:
+        _require_columns(frame, args.id_column, "--id-column")
+        ids = frame[list(args.id_column)].reset_index(drop=True)
+    else:
+        known = [c for c in lineage.get("id_columns", []) if c in frame.columns]
+        ids = (
+            frame[known].reset_index(drop=True)
+            if known
+            else pd.DataFrame({"row": range(len(frame))})
+        )
+    result = ids.assign(score=scores, label=(scores > detector.threshold_).astype(np.int64))
+    out = Path(args.out)
+    _write_table(result, out)
+    print(f"scored {len(result)} rows, flagged {int(result['label'].sum())}; wrote {out}")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from deepad.bundle import read_manifest
+
+    manifest = read_manifest(args.bundle)
+    if args.json:
+        print(json.dumps(manifest, indent=2))
+        return
+    detector, training = manifest["detector"], manifest["training_data"]
+    print(f"bundle:        {Path(args.bundle).resolve()}")
+    print(f"detector:      {detector['class']}  (modality: {manifest['modality']})")
+    print(f"created:       {manifest['created_at']} with deepad {manifest['deepad_version']}")
+    print(f"format:        {manifest['format_version']}")
+    params = ", ".join(f"{k}={v!r}" for k, v in sorted(detector["params"].items()))
+    print(f"params:        {params}")
+    print(f"training data: {training['rows']} rows, fingerprint {training['fingerprint'][:23]}")
+    threshold = manifest["threshold"]
+    print(
+        f"threshold:     {threshold['value']:.6g} ({threshold['method']}, "
+        f"contamination {threshold['contamination']})"
+    )
+    print("input columns:")
+    for column in manifest["input_schema"]["columns"]:
+        detail = (
+            f"{len(column['categories'])} categories"
+            if column["kind"] == "categorical"
+            else (
+                f"mean {column['mean']:.4g}, std {column['scale']:.4g}"
+                + (", has missing-indicator" if column["missing_indicator"] else "")
+            )
+        )
+        print(f"  {column['name']:<24} {column['kind']:<12} {column['dtype']:<10} {detail}")
+    for name, value in manifest.get("metrics", {}).items():
+        print(f"metric {name}: {value:.4f}")
+    for key, value in manifest.get("lineage", {}).items():
+        print(f"lineage {key}: {value}")
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from deepad.models import DETECTORS
+
+    width = max(len(name) for name in DETECTORS)
+    for name, cls in DETECTORS.items():
+        print(f"{name:<{width}}  {cls.summary}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from deepad.demo import run_demo
+
+    start = time.perf_counter()
+    run_demo(args.out)
+    print(f"demo finished in {time.perf_counter() - start:.1f}s")
+
+
+# -------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deepad", description="Anomaly detection with deep learning."
+    )
+    parser.add_argument("--version", action="version", version=f"deepad {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fit = commands.add_parser("fit", help="fit a detector on a CSV/Parquet table, save a bundle")
+    fit.add_argument("data", help="training data, .csv or .parquet")
+    fit.add_argument("--model", required=True, help="detector name (see `deepad models`)")
+    fit.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="detector parameter, repeatable; values are JSON (e.g. epochs=20, "
+        "hidden_dims=[64,32]) or plain strings",
+    )
+    fit.add_argument("--out", required=True, help="bundle directory to write")
+    fit.add_argument(
+        "--label-column",
+        help="0/1 label column: excluded from the features, used only to report training AUROC",
+    )
+    fit.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="column to leave out (ids, timestamps), repeatable; "
+        "`deepad score` writes these as row ids",
+    )
+    fit.set_defaults(func=cmd_fit)
+
+    score = commands.add_parser("score", help="score a table with a saved bundle")
+    score.add_argument("bundle", help="bundle directory written by `deepad fit`")
+    score.add_argument("data", help="data to score, .csv or .parquet")
+    score.add_argument(
+        "--out", required=True, help="output file, .csv or .parquet: ids, score, label"
+    )
+    score.add_argument(
+        "--id-column",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="column(s) to copy as row ids (default: the columns excluded at "
+        "fit time, or row numbers)",
+    )
+    score.set_defaults(func=cmd_score)
+
+    info = commands.add_parser("info", help="describe a saved bundle")
+    info.add_argument("bundle", help="bundle directory")
+    info.add_argument("--json", action="store_true", help="print the raw manifest")
+    info.set_defaults(func=cmd_info)
+
+    models = commands.add_parser("models", help="list the detectors and what each is good for")
+    models.set_defaults(func=cmd_models)
+
+    demo = commands.add_parser("demo", help="fit and evaluate on a bundled real dataset")
+    demo.add_argument("--out", default="deepad-demo-bundle", help="where to write the bundle")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``deepad`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (UsageError, ValueError, FileNotFoundError, ImportError) as exc:
+        if os.environ.get("DEEPAD_DEBUG"):
+            raise
+        print(f"deepad: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The ``deepad`` command line end to end, in a temporary directory."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepad.cli import main
+
+
+@pytest.fixture
+def transactions(tmp_path: Path) -> Path:
+    """A CSV with an id, numeric, categorical and label column, gaps included."""
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "tx_id": [f"tx{i:04d}" for i in range(n)],
+            "amount": rng.lognormal(3.0, 0.4, n),
+            "hour": rng.integers(8, 20, n),
+            "country": rng.choice(["DE", "FR", "NL"], n),
+            "label": 0,
+        }
+    )
+    frame.loc[:4, "amount"] *= 40  # five obvious frauds
+    frame.loc[:4, "label"] = 1
+    frame.loc[10, "country"] = None
+    frame.loc[11, "amount"] = np.nan
+    path = tmp_path / "transactions.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_fit_score_info_round_trip(transactions: Path, tmp_path: Path, capsys) -> None:
+    bundle = tmp_path / "model"
+    status = main(
+        [
+            "fit", str(transactions), "--model", "AutoEncoder",
+            "--param", "epochs=15", "--param", "random_state=0",
+            "--label-column", "label", "--exclude", "tx_id", "--out", str(bundle),
+        ]
+    )  # fmt: skip
+    assert status == 0
+    fit_output = capsys.readouterr().out
+    assert "fitted AutoEncoder on 300 rows x 3 columns" in fit_output
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["detector"]["params"]["epochs"] == 15
+    assert [c["name"] for c in manifest["input_schema"]["columns"]] == ["amount", "hour", "country"]
+    assert manifest["metrics"]["training_auroc"] > 0.9
+    assert manifest["lineage"]["id_columns"] == ["tx_id"]
+
+    scores_path = tmp_path / "out" / "scores.csv"
+    assert main(["score", str(bundle), str(transactions), "--out", str(scores_path)]) == 0
+    scores = pd.read_csv(scores_path)
+    assert list(scores.columns) == ["tx_id", "score", "label"]
+    assert len(scores) == 300
+    assert scores["label"].isin([0, 1]).all()
+    # the five planted frauds are the five highest scores
+    assert set(scores.nlargest(5, "score")["tx_id"]) == {f"tx{i:04d}" for i in range(5)}
+
+    assert main(["info", str(bundle)]) == 0
+    info = capsys.readouterr().out
+    assert "AutoEncoder" in info and "country" in info and "categorical" in info
+    assert main(["info", str(bundle), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["format_version"] == 1
+
+
+def test_score_writes_row_numbers_and_parquet(transactions: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "ecod"
+    data = pd.read_csv(transactions).drop(columns=["tx_id", "label"])
+    data_path = tmp_path / "plain.parquet"
+    data.to_parquet(data_path)
+    assert main(["fit", str(data_path), "--model", "ecod", "--out", str(bundle)]) == 0
+    out = tmp_path / "scores.parquet"
+    assert main(["score", str(bundle), str(data_path), "--out", str(out)]) == 0
+    scores = pd.read_parquet(out)
+    assert list(scores.columns) == ["row", "score", "label"]
+    assert scores["row"].tolist() == list(range(len(data)))
+
+
+def test_models_lists_every_detector(capsys) -> None:
+    import deepad
+
+    assert main(["models"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == list(deepad.DETECTORS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "Nope"], "unknown detector 'Nope'"),
+        (["--model", "KNN", "--param", "k=3"], r"KNN has no parameter\(s\) \['k'\]"),
+        (["--model", "KNN", "--param", "novalue"], "expects key=value"),
+        (["--model", "KNN", "--label-column", "missing"], r"\['missing'\] not in the data"),
+        (["--model", "KNN", "--param", "contamination=0.9"], "contamination must be in"),
+    ],
+)
+def test_fit_errors_are_one_clear_line(
+    transactions: Path, tmp_path: Path, capsys, args: list[str], message: str
+) -> None:
+    status = main(["fit", str(transactions), "--out", str(tmp_path / "m"), *args])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith("deepad: error: ")
+    assert "Traceback" not in err
+    assert re.search(message, err)
+
+
+def test_score_refuses_missing_file_and_bad_bundle(tmp_path: Path, capsys) -> None:
+    assert main(["score", str(tmp_path), "nothere.csv", "--out", "x.csv"]) == 2
+    assert "not a deepad bundle" in capsys.readouterr().err
+
+
+def test_label_column_must_be_binary(transactions: Path, tmp_path: Path, capsys) -> None:
+    status = main(
+        ["fit", str(transactions), "--model", "ECOD", "--label-column", "hour",
+         "--exclude", "tx_id", "--out", str(tmp_path / "m")]
+    )  # fmt: skip
+    assert status == 2
+    assert "must hold only 0 (normal) and 1 (anomaly)" in capsys.readouterr().err
+
+
+def test_every_command_has_help(capsys) -> None:
+    for command in ["fit", "score", "info", "models", "demo"]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: deepad" in capsys.readouterr().out
+
+
+def test_demo_runs_and_reports(tmp_path: Path, capsys) -> None:
+    """The demo trains, reports AUROC against the labels, and writes a loadable bundle."""
+    import deepad
+    from deepad.demo import run_demo
+
+    result = run_demo(tmp_path / "demo", log=lambda line: None)
+    assert result.n_test_anomalies == 6
+    assert result.auroc["AutoEncoder"] > 0.75
+    assert len(result.top_rows) == 5
+    assert result.top_rows["score"].is_monotonic_decreasing
+    loaded = deepad.load(result.bundle)
+    assert loaded.metrics_["test_auroc"] == pytest.approx(result.auroc["AutoEncoder"])
