@@ -1,0 +1,89 @@
+"""Shared fixtures: fast seeded detectors and small synthetic tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import deepad
+from deepad.core.base import BaseDetector
+
+#: every registered detector, in a stable order for parametrization
+DETECTOR_NAMES = sorted(deepad.DETECTORS)
+
+N_ROWS = 200
+
+
+def fast_params(name: str) -> dict[str, Any]:
+    """Parameters that make ``name`` fast and reproducible in tests."""
+    params = deepad.DETECTORS[name]().get_params()
+    fast: dict[str, Any] = {}
+    if "random_state" in params:
+        fast["random_state"] = 0
+    if "epochs" in params:
+        fast["epochs"] = 3
+    return fast
+
+
+def build_detector(name: str, **overrides: Any) -> BaseDetector:
+    """A fast, seeded instance of detector ``name``; ``overrides`` win over the defaults."""
+    return deepad.DETECTORS[name](**{**fast_params(name), **overrides})
+
+
+@pytest.fixture
+def make_detector() -> Callable[..., BaseDetector]:
+    """Factory: ``make_detector("KNN", contamination=0.2)``."""
+    return build_detector
+
+
+@pytest.fixture(params=DETECTOR_NAMES)
+def detector_name(request: pytest.FixtureRequest) -> str:
+    """Each registered detector name in turn."""
+    return request.param
+
+
+def build_mixed_frame(n_rows: int = N_ROWS, seed: int = 0) -> pd.DataFrame:
+    """A table with every column kind the preprocessor handles.
+
+    - ``num_a``: plain float, no gaps
+    - ``num_nan``: float with NaN values
+    - ``num_inf``: float with one +inf and one -inf
+    - ``count``: integers
+    - ``color``: object strings with uneven frequencies
+    - ``size``: pandas ``category``
+    - ``flag``: bool
+    """
+    rng = np.random.default_rng(seed)
+    num_nan = rng.normal(5.0, 2.0, n_rows)
+    num_nan[rng.choice(n_rows, 15, replace=False)] = np.nan
+    num_inf = rng.normal(-3.0, 0.5, n_rows)
+    num_inf[[7, 42]] = [np.inf, -np.inf]
+    return pd.DataFrame(
+        {
+            "num_a": rng.normal(0.0, 1.0, n_rows),
+            "num_nan": num_nan,
+            "num_inf": num_inf,
+            "count": rng.integers(0, 20, n_rows),
+            "color": pd.Series(
+                rng.choice(["red", "green", "blue"], n_rows, p=[0.6, 0.3, 0.1]), dtype=object
+            ),
+            "size": pd.Categorical(rng.choice(["S", "M", "L"], n_rows)),
+            "flag": rng.random(n_rows) < 0.3,
+        }
+    )
+
+
+@pytest.fixture
+def mixed_frame() -> pd.DataFrame:
+    """~200 rows of numeric (with NaN and inf), object, category and bool columns."""
+    return build_mixed_frame()
+
+
+@pytest.fixture
+def numeric_array() -> np.ndarray:
+    """200 x 5 standard-normal floats."""
+    return np.random.default_rng(1).normal(size=(N_ROWS, 5))

@@ -1,0 +1,43 @@
+"""Detection quality on real data: ADBench's Cardio, one-class setting, default params."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+import deepad
+
+CARDIO = Path(__file__).resolve().parents[2] / "shared/data/adbench/6_cardio.npz"
+
+#: minimum test AUROC per detector at default params; 0.80 unless listed
+MIN_AUROC = {"AutoEncoder": 0.90}
+
+
+@pytest.fixture(scope="module")
+def cardio_split():
+    """(normal training rows, test rows, test labels) from a stratified 70/30 split."""
+    if not CARDIO.is_file():
+        pytest.skip(f"ADBench Cardio data not found at {CARDIO}")
+    with np.load(CARDIO, allow_pickle=False) as data:
+        X, y = data["X"], data["y"].astype(int)
+    assert X.shape == (1831, 21) and set(np.unique(y)) == {0, 1}
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
+    return X_train[y_train == 0], X_test, y_test
+
+
+@pytest.mark.parametrize("name", sorted(deepad.DETECTORS))
+def test_default_detector_separates_cardio_anomalies(name, cardio_split):
+    X_normal, X_test, y_test = cardio_split
+    cls = deepad.DETECTORS[name]
+    params = {"random_state": 0} if "random_state" in cls().get_params() else {}
+    det = cls(**params).fit(X_normal)
+
+    auroc = roc_auc_score(y_test, det.decision_function(X_test))
+    minimum = MIN_AUROC.get(name, 0.80)
+    assert auroc >= minimum, f"{name}: test AUROC {auroc:.4f} < {minimum:.2f}"
