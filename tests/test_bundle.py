@@ -221,15 +221,6 @@ def test_malformed_manifest_is_refused(saved, change, message):
         deepad.load(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason=(
-        "src bug: bundle.store.load reads manifest['weights'] and "
-        "manifest['detector'] outside the try block, so a manifest without them raises "
-        "KeyError instead of BundleError"
-    ),
-)
 @pytest.mark.parametrize("key", ["weights", "detector"])
 def test_manifest_without_required_section_is_refused(saved, key):
     _, path = saved
@@ -259,13 +250,6 @@ def test_saving_over_a_file_refuses(tmp_path, make_detector, numeric_array):
     assert target.read_text() == "keep me"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src bug: bundle.store.save_bundle takes any directory holding a file named "
-        "manifest.json for a deepad bundle and rmtree's it, deleting unrelated user files"
-    ),
-)
 def test_saving_over_directory_with_foreign_manifest_refuses(
     tmp_path, make_detector, numeric_array
 ):

@@ -302,9 +302,10 @@ def test_bad_contamination(make_detector, detector_name, numeric_array, contamin
         det.fit(numeric_array)
 
 
-def test_y_of_wrong_length(make_detector, detector_name, numeric_array):
-    with pytest.raises(ValueError, match=r"y has 3 entries but X has 200 rows"):
-        make_detector(detector_name).fit(numeric_array, y=[0, 1, 0])
+@pytest.mark.parametrize(("y", "shape"), [([0, 1, 0], r"\(3,\)"), (5, r"\(\)")])
+def test_y_of_wrong_length(make_detector, detector_name, numeric_array, y, shape):
+    with pytest.raises(ValueError, match=rf"one entry per row of X \(200\), got shape {shape}"):
+        make_detector(detector_name).fit(numeric_array, y=y)
 
 
 @pytest.mark.parametrize("name", TORCH_NAMES)
@@ -349,21 +350,10 @@ def test_knn_training_scores_exclude_the_row_itself(make_detector, numeric_array
     assert (det.decision_function(numeric_array) <= det.decision_scores_).all()
 
 
-IFOREST_ONE_FEATURE_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason=(
-        "src bug: IsolationForest._fit_features (models/iforest.py) indexes "
-        "np.asarray(used)[tree.feature] for leaf nodes too (feature == -2), which is "
-        "out of range when a tree uses a single feature"
-    ),
-)
-
-
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(name, marks=IFOREST_ONE_FEATURE_BUG) if name == "IsolationForest" else name
+        name
         for name in DETECTOR_NAMES
         if name != "PCA"  # needs two features to leave a residual; checked below
     ],

@@ -287,14 +287,6 @@ def test_unnamed_array_is_matched_by_position():
     np.testing.assert_array_equal(pre.transform(frame.to_numpy()), pre.transform(frame))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src bug: TabularPreprocessor._align (preprocess/tabular.py) treats any "
-        "DataFrame whose columns are literally x0..x{n-1} as an unnamed array and "
-        "relabels it by position, so named columns in another order are silently swapped"
-    ),
-)
 def test_columns_named_like_array_columns_are_matched_by_name():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x1": rng.normal(size=50), "x0": rng.normal(100, 10, size=50)})

@@ -70,9 +70,13 @@ def save_bundle(
     """
     detector._check_fitted()
     target = Path(path)
-    if target.exists() and not (target / MANIFEST).is_file():
-        if target.is_file() or any(target.iterdir()):
-            raise BundleError(f"{target} exists and is not a deepad bundle; refusing to overwrite")
+    if target.exists() and (target.is_file() or any(target.iterdir())):
+        try:
+            read_manifest(target)
+        except BundleError as exc:
+            raise BundleError(
+                f"{target} exists and is not a deepad bundle; refusing to overwrite it"
+            ) from exc
     meta, model_arrays = detector._export_model()
     arrays = {f"model.{name}": np.ascontiguousarray(a) for name, a in model_arrays.items()}
     arrays["decision_scores_"] = np.ascontiguousarray(detector.decision_scores_)
@@ -147,15 +151,19 @@ def load(path: str | Path) -> BaseDetector:
     """Load a detector saved with ``save``; it scores exactly as the saved one did."""
     bundle = Path(path)
     manifest = read_manifest(bundle)
-    weights_path = bundle / manifest["weights"]["file"]
+    weights_path = bundle / WEIGHTS
     if not weights_path.is_file():
-        raise BundleError(f"bundle {bundle} is incomplete: {weights_path.name} is missing")
-    if _sha256(weights_path) != manifest["weights"]["sha256"]:
+        raise BundleError(f"bundle {bundle} is incomplete: {WEIGHTS} is missing")
+    try:
+        recorded_hash = manifest["weights"]["sha256"]
+        name = manifest["detector"]["class"]
+    except (KeyError, TypeError) as exc:
+        raise BundleError(f"bundle {bundle} is malformed: missing or invalid {exc}") from exc
+    if _sha256(weights_path) != recorded_hash:
         raise BundleError(
             f"{weights_path} does not match the SHA-256 recorded in its manifest; "
             "the bundle was modified or corrupted and is refused"
         )
-    name = manifest["detector"]["class"]
     if name not in DETECTORS:
         raise BundleError(f"bundle names unknown detector class {name!r}")
     try:

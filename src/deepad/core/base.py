@@ -47,8 +47,13 @@ class BaseDetector(BaseEstimator):
         """
         self._check_params()
         table = as_table(X)
-        if y is not None and len(np.asarray(y)) != len(table):
-            raise ValueError(f"y has {len(np.asarray(y))} entries but X has {len(table)} rows")
+        if y is not None:
+            labels = np.asarray(y)
+            if labels.ndim != 1 or len(labels) != len(table):
+                raise ValueError(
+                    f"y must be 1-D with one entry per row of X ({len(table)}), "
+                    f"got shape {labels.shape}"
+                )
         preprocessor = TabularPreprocessor().fit(table)
         features = preprocessor.transform(table)
         self.preprocessor_ = preprocessor
@@ -65,7 +70,7 @@ class BaseDetector(BaseEstimator):
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly score per row, float64, higher = more anomalous."""
         self._check_fitted()
-        features = self.preprocessor_.transform(as_table(X))
+        features = self.preprocessor_.transform(X)
         return np.asarray(self._score_features(features), dtype=np.float64)
 
     def predict(self, X: Any) -> np.ndarray:

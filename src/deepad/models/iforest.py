@@ -69,7 +69,7 @@ class IsolationForest(BaseDetector):
             self.children_left_[t, :n] = left
             self.children_right_[t, :n] = right
             is_leaf = left == -1
-            self.split_feature_[t, :n] = np.where(is_leaf, 0, np.asarray(used)[tree.feature])
+            self.split_feature_[t, :n] = np.asarray(used)[np.where(is_leaf, 0, tree.feature)]
             self.split_threshold_[t, :n] = tree.threshold
             depth = np.zeros(n, dtype=np.float64)
             for node in range(n):  # parents precede children in sklearn's node order

@@ -42,7 +42,9 @@ class TorchDetector(BaseDetector):
         super()._check_params()
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and (
+                not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1
+            ):
                 raise ValueError(f"{name} must be a positive int or None (auto), got {value!r}")
         if not 0.0 <= self.validation_fraction < 0.5:
             raise ValueError(
@@ -71,8 +73,8 @@ class TorchDetector(BaseDetector):
     # -------------------------------------------------------------- training
     def _training_config(self, seed: int, description: str | None = None) -> TrainingConfig:
         return TrainingConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
+            epochs=None if self.epochs is None else int(self.epochs),
+            batch_size=None if self.batch_size is None else int(self.batch_size),
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
             validation_fraction=self.validation_fraction,

@@ -158,7 +158,7 @@ class TabularPreprocessor:
         """Encode ``X`` into a float32 matrix of shape (rows, len(feature_names_out))."""
         if not self.columns_:
             raise RuntimeError("TabularPreprocessor is not fitted; call fit first")
-        frame = self._align(as_table(X))
+        frame = self._align(as_table(X), positional=not isinstance(X, pd.DataFrame))
         blocks: list[np.ndarray] = []
         unseen_gaps: list[str] = []
         for spec in self.columns_:
@@ -179,10 +179,9 @@ class TabularPreprocessor:
             )
         return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
 
-    def _align(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Select the training columns by name, or by position for unnamed arrays."""
+    def _align(self, frame: pd.DataFrame, positional: bool) -> pd.DataFrame:
+        """Select the training columns by name, or by position for arrays (no names)."""
         expected = self.input_columns
-        positional = list(frame.columns) == [f"x{i}" for i in range(frame.shape[1])]
         if positional and expected != list(frame.columns):
             if frame.shape[1] != len(expected):
                 raise ValueError(
