@@ -28,24 +28,30 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "adbench"
 
 def _pyod_peers() -> dict:
     try:
+        from pyod.models.auto_encoder import AutoEncoder
+        from pyod.models.deep_svdd import DeepSVDD
         from pyod.models.ecod import ECOD
         from pyod.models.iforest import IForest
         from pyod.models.knn import KNN
         from pyod.models.pca import PCA
+        from pyod.models.vae import VAE
     except ImportError:
         return {}
     return {
-        "pyod.KNN": lambda seed: KNN(),
-        "pyod.IForest": lambda seed: IForest(random_state=seed),
-        "pyod.PCA": lambda seed: PCA(random_state=seed),
-        "pyod.ECOD": lambda seed: ECOD(),
+        "pyod.KNN": lambda seed, d: KNN(),
+        "pyod.IForest": lambda seed, d: IForest(random_state=seed),
+        "pyod.PCA": lambda seed, d: PCA(random_state=seed),
+        "pyod.ECOD": lambda seed, d: ECOD(),
+        "pyod.AutoEncoder": lambda seed, d: AutoEncoder(random_state=seed, verbose=0),
+        "pyod.VAE": lambda seed, d: VAE(random_state=seed, verbose=0),
+        "pyod.DeepSVDD": lambda seed, d: DeepSVDD(n_features=d, random_state=seed, verbose=0),
     }
 
 
 def _ours(name: str):
     cls = deepad.DETECTORS[name]
     seeded = "random_state" in cls().get_params()
-    return lambda seed: cls(random_state=seed) if seeded else cls()
+    return lambda seed, d: cls(random_state=seed) if seeded else cls()
 
 
 def main() -> None:
@@ -80,7 +86,7 @@ def main() -> None:
                     scaler = StandardScaler().fit(x_tr)
                     x_tr, x_te = scaler.transform(x_tr), scaler.transform(x_te)
                 start = time.perf_counter()
-                detector = make(seed)
+                detector = make(seed, x_tr.shape[1])
                 detector.fit(x_tr)
                 scores = detector.decision_function(x_te)
                 seconds.append(time.perf_counter() - start)
