@@ -130,9 +130,9 @@ def fit_module(
             if len(batch) < 2 and len(train) >= 2:  # BatchNorm needs two rows
                 continue
             loss = loss_fn(module, batch)
-            if not torch.isfinite(loss):
+            if not torch.isfinite(loss.detach()):
                 raise FloatingPointError(
-                    f"training loss became {float(loss)} at epoch {epoch + 1}; "
+                    f"training loss became {loss.item()} at epoch {epoch + 1}; "
                     "try a smaller learning_rate"
                 )
             optimizer.zero_grad(set_to_none=True)
