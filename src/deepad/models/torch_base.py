@@ -55,8 +55,17 @@ class TorchDetector(BaseDetector):
 
     # ---------------------------------------------------------- subclass API
     def _architecture(self, n_features: int) -> dict[str, Any]:
-        """JSON description of the network, enough for ``_build_module`` to rebuild it."""
-        raise NotImplementedError
+        """JSON description of the network, enough for ``_build_module`` to rebuild it.
+
+        The default covers the MLP detectors: input width, hidden widths and bottleneck,
+        each from the params when set and from ``auto_widths`` otherwise.
+        """
+        hidden, latent = auto_widths(n_features)
+        return {
+            "n_features": n_features,
+            "hidden_dims": list(self.hidden_dims) if self.hidden_dims is not None else hidden,
+            "latent_dim": int(self.latent_dim) if self.latent_dim is not None else latent,
+        }
 
     def _build_module(self, architecture: dict[str, Any]) -> nn.Module:
         raise NotImplementedError

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from deepad.models.autoencoder.torch_model import AutoEncoderNet
-from deepad.models.torch_base import TorchDetector, auto_widths
+from deepad.models.torch_base import TorchDetector
 
 
 class AutoEncoder(TorchDetector):
@@ -52,13 +52,7 @@ class AutoEncoder(TorchDetector):
         self.random_state = random_state
 
     def _architecture(self, n_features: int) -> dict[str, Any]:
-        hidden, latent = auto_widths(n_features)
-        return {
-            "n_features": n_features,
-            "hidden_dims": list(self.hidden_dims) if self.hidden_dims is not None else hidden,
-            "latent_dim": self.latent_dim if self.latent_dim is not None else latent,
-            "dropout": float(self.dropout),
-        }
+        return {**super()._architecture(n_features), "dropout": float(self.dropout)}
 
     def _build_module(self, architecture: dict[str, Any]) -> nn.Module:
         return AutoEncoderNet(**architecture)

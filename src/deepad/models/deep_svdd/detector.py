@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from deepad.models.deep_svdd.torch_model import DeepSVDDNet
-from deepad.models.torch_base import TorchDetector, auto_widths
+from deepad.models.torch_base import TorchDetector
 
 
 class DeepSVDD(TorchDetector):
@@ -48,14 +48,6 @@ class DeepSVDD(TorchDetector):
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
-
-    def _architecture(self, n_features: int) -> dict[str, Any]:
-        hidden, latent = auto_widths(n_features)
-        return {
-            "n_features": n_features,
-            "hidden_dims": list(self.hidden_dims) if self.hidden_dims is not None else hidden,
-            "latent_dim": self.latent_dim if self.latent_dim is not None else latent,
-        }
 
     def _build_module(self, architecture: dict[str, Any]) -> nn.Module:
         return DeepSVDDNet(**architecture)
