@@ -370,3 +370,27 @@ def test_single_numeric_column(make_detector, name):
 def test_pca_refuses_a_single_feature(make_detector):
     with pytest.raises(ValueError, match="PCA needs at least 2 rows and 2 encoded features"):
         make_detector("PCA").fit(np.random.default_rng(0).normal(size=(50, 1)))
+
+
+def test_works_in_sklearn_pipeline_and_grid_search(numeric_array):
+    """Pipeline delegates scoring; GridSearchCV tunes params with a label-based scorer."""
+    from sklearn.metrics import make_scorer, roc_auc_score
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import Pipeline
+
+    rng = np.random.default_rng(1)
+    X = np.vstack([numeric_array, rng.normal(6.0, 1.0, size=(20, 5))])
+    y = np.r_[np.zeros(len(numeric_array)), np.ones(20)]
+    pipe = Pipeline([("detector", deepad.KNN())]).fit(X)
+    np.testing.assert_array_equal(
+        pipe.decision_function(X), deepad.KNN().fit(X).decision_function(X)
+    )
+    auroc = make_scorer(roc_auc_score, response_method="decision_function")
+    search = GridSearchCV(
+        deepad.KNN(),
+        {"n_neighbors": [3, 10]},
+        scoring=auroc,
+        cv=StratifiedKFold(3, shuffle=True, random_state=0),
+    ).fit(X, y)
+    assert search.best_params_["n_neighbors"] in (3, 10)
+    assert search.best_score_ > 0.9
