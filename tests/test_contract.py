@@ -394,3 +394,12 @@ def test_works_in_sklearn_pipeline_and_grid_search(numeric_array):
     ).fit(X, y)
     assert search.best_params_["n_neighbors"] in (3, 10)
     assert search.best_score_ > 0.9
+
+
+@pytest.mark.parametrize(
+    ("y", "message"),
+    [(["a"] * 200, "must be numeric"), ([2] * 200, r"found \[2\]"), ([np.nan] * 200, "found")],
+)
+def test_y_values_are_checked(make_detector, numeric_array, y, message):
+    with pytest.raises(ValueError, match=message):
+        make_detector("KNN").fit(numeric_array, y=y)

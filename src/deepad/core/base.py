@@ -3,7 +3,8 @@
 Subclasses implement three hooks on the *encoded* float matrix (the preprocessing
 captured at fit time is handled here, once):
 
-- ``_fit_features(Z)``: learn the model;
+- ``_fit_features(Z, labels)``: learn the model (``labels`` is None unless the class sets
+  ``uses_labels``; then 1 = known anomaly, 0 = known normal, -1 = unknown);
 - ``_score_features(Z)``: anomaly scores, higher = more anomalous;
 - ``_export_model()`` / ``_import_model(meta, arrays)``: the learned state as JSON plus
   NumPy arrays, so bundles never need pickle.
@@ -37,23 +38,20 @@ class BaseDetector(BaseEstimator):
     modality: ClassVar[str] = "table"
     #: one line for ``deepad models``
     summary: ClassVar[str] = ""
+    #: semi-supervised detectors learn from ``y`` in fit; the others ignore it
+    uses_labels: ClassVar[bool] = False
 
     # ------------------------------------------------------------ contract
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
-        """Learn normal behaviour from ``X``; ``y`` is accepted for API compatibility.
+        """Learn normal behaviour from ``X``.
 
-        Unsupervised detectors ignore ``y`` (fit on normal rows only for the one-class
-        setting). A given ``y`` must still have one entry per row.
+        ``y`` (optional) labels rows: 1 = known anomaly, 0 = known normal, -1 = unknown.
+        Semi-supervised detectors (``uses_labels``) learn from it; unsupervised ones ignore
+        it (for the one-class setting, fit them on the rows known to be normal).
         """
         self._check_params()
         table = as_table(X)
-        if y is not None:
-            labels = np.asarray(y)
-            if labels.ndim != 1 or len(labels) != len(table):
-                raise ValueError(
-                    f"y must be 1-D with one entry per row of X ({len(table)}), "
-                    f"got shape {labels.shape}"
-                )
+        labels = None if y is None else _check_labels(y, len(table))
         preprocessor = TabularPreprocessor().fit(table)
         features = preprocessor.transform(table)
         self.preprocessor_ = preprocessor
@@ -61,7 +59,7 @@ class BaseDetector(BaseEstimator):
         self.feature_names_in_ = np.asarray(table.columns, dtype=object)
         self.training_rows_ = len(table)
         self.training_fingerprint_ = fingerprint_table(table)
-        self._fit_features(features)
+        self._fit_features(features, labels if self.uses_labels else None)
         scores = self._training_scores(features)
         self.decision_scores_ = np.asarray(scores, dtype=np.float64)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
@@ -88,7 +86,7 @@ class BaseDetector(BaseEstimator):
         return save_bundle(self, path, lineage=lineage)
 
     # --------------------------------------------------------------- hooks
-    def _fit_features(self, features: np.ndarray) -> None:
+    def _fit_features(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:
         raise NotImplementedError
 
     def _score_features(self, features: np.ndarray) -> np.ndarray:
@@ -125,3 +123,21 @@ class BaseDetector(BaseEstimator):
         ):
             return int(self.random_state)
         raise ValueError(f"random_state must be an int or None, got {self.random_state!r}")
+
+
+def _check_labels(y: Any, n_rows: int) -> np.ndarray:
+    """``y`` as an int64 array of 1 / 0 / -1, one per row, or a ValueError saying why not."""
+    labels = np.asarray(y)
+    if labels.ndim != 1 or len(labels) != n_rows:
+        raise ValueError(
+            f"y must be 1-D with one entry per row of X ({n_rows}), got shape {labels.shape}"
+        )
+    if labels.dtype.kind not in "biuf":
+        raise ValueError(f"y must be numeric (1 / 0 / -1), got dtype {labels.dtype}")
+    unexpected = labels[~np.isin(labels, (-1, 0, 1))]
+    if unexpected.size:
+        raise ValueError(
+            "y must hold 1 (known anomaly), 0 (known normal) or -1 (unknown); "
+            f"found {sorted(set(unexpected.tolist()))[:5]}"
+        )
+    return labels.astype(np.int64)

@@ -25,7 +25,7 @@ class ECOD(BaseDetector):
     def __init__(self, contamination: float = 0.1) -> None:
         self.contamination = contamination
 
-    def _fit_features(self, features: np.ndarray) -> None:
+    def _fit_features(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:
         self.sorted_ = np.sort(features.astype(np.float64), axis=0)
 
     def _score_features(self, features: np.ndarray) -> np.ndarray:

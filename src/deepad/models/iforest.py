@@ -48,7 +48,7 @@ class IsolationForest(BaseDetector):
         self.contamination = contamination
         self.random_state = random_state
 
-    def _fit_features(self, features: np.ndarray) -> None:
+    def _fit_features(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:
         forest = _SkIsolationForest(
             n_estimators=self.n_estimators,
             max_samples=self.max_samples,

@@ -39,7 +39,7 @@ class KNN(BaseDetector):
     def _reduce(self, distances: np.ndarray) -> np.ndarray:
         return distances[:, -1] if self.method == "largest" else distances.mean(axis=1)
 
-    def _fit_features(self, features: np.ndarray) -> None:
+    def _fit_features(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:
         if len(features) <= self.n_neighbors:
             raise ValueError(
                 f"KNN with n_neighbors={self.n_neighbors} needs more than "

@@ -27,7 +27,7 @@ class PCA(BaseDetector):
         self.n_components = n_components
         self.contamination = contamination
 
-    def _fit_features(self, features: np.ndarray) -> None:
+    def _fit_features(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:
         max_rank = min(features.shape) - 1
         if max_rank < 1:
             raise ValueError(

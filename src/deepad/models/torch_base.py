@@ -94,7 +94,7 @@ class TorchDetector(BaseDetector):
             description=description or type(self).__name__,
         )
 
-    def _fit_features(self, features: np.ndarray) -> None:
+    def _fit_features(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:
         seed = self._seed()
         self.architecture_ = self._architecture(features.shape[1])
         with seeded(seed):
