@@ -11,6 +11,8 @@ import pytest
 
 import deepad
 from deepad.core.base import BaseDetector
+from deepad.io.tables import as_table
+from deepad.preprocess.tabular import TabularPreprocessor
 
 #: every registered detector, in a stable order for parametrization
 DETECTOR_NAMES = sorted(deepad.DETECTORS)
@@ -32,6 +34,23 @@ def fast_params(name: str) -> dict[str, Any]:
 def build_detector(name: str, **overrides: Any) -> BaseDetector:
     """A fast, seeded instance of detector ``name``; ``overrides`` win over the defaults."""
     return deepad.DETECTORS[name](**{**fast_params(name), **overrides})
+
+
+def labels_for(name: str, X: Any) -> np.ndarray | None:
+    """``y`` to fit detector ``name`` on ``X`` with in tests that need a fitted detector.
+
+    None for unsupervised detectors (they ignore ``y``). Semi-supervised ones
+    (``uses_labels``; DevNet cannot fit without a row labelled 1) get 1 for the 5% of rows
+    (at least one) farthest from the centre of the encoded data, -1 (unknown) for the rest.
+    """
+    if not deepad.DETECTORS[name].uses_labels:
+        return None
+    table = as_table(X)
+    features = TabularPreprocessor().fit(table).transform(table)
+    distance = np.sum((features - features.mean(axis=0)) ** 2, axis=1)
+    y = np.full(len(table), -1, dtype=np.int64)
+    y[np.argsort(-distance, kind="stable")[: max(1, round(0.05 * len(table)))]] = 1
+    return y
 
 
 @pytest.fixture

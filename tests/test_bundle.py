@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import labels_for
 from sklearn.ensemble import IsolationForest as SkIsolationForest
 from sklearn.exceptions import NotFittedError
 
@@ -57,7 +58,7 @@ def edit_manifest(path: Path, change) -> None:
 # -------------------------------------------------------------------------- round trip
 @pytest.mark.parametrize("name", DETECTOR_NAMES)
 def test_round_trip_is_bitwise_identical(name, tmp_path, make_detector, mixed_frame):
-    det = make_detector(name, contamination=0.07).fit(mixed_frame)
+    det = make_detector(name, contamination=0.07).fit(mixed_frame, labels_for(name, mixed_frame))
     path = det.save(tmp_path / "model")
     assert path == tmp_path / "model"
     loaded = deepad.load(path)
@@ -82,7 +83,7 @@ def test_round_trip_is_bitwise_identical(name, tmp_path, make_detector, mixed_fr
 
 @pytest.mark.parametrize("name", DETECTOR_NAMES)
 def test_bundle_holds_manifest_and_safetensors_only(name, tmp_path, make_detector, mixed_frame):
-    det = make_detector(name).fit(mixed_frame)
+    det = make_detector(name).fit(mixed_frame, labels_for(name, mixed_frame))
     path = det.save(tmp_path / "model")
     assert sorted(p.name for p in path.iterdir()) == ["manifest.json", "weights.safetensors"]
     for file in path.iterdir():

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import labels_for
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -15,12 +16,15 @@ from deepad.preprocess.tabular import MissingValueWarning
 DETECTOR_NAMES = sorted(deepad.DETECTORS)
 TORCH_NAMES = sorted(n for n, c in deepad.DETECTORS.items() if "epochs" in c().get_params())
 SEEDED_NAMES = sorted(n for n, c in deepad.DETECTORS.items() if "random_state" in c().get_params())
+UNSUPERVISED_NAMES = sorted(n for n, c in deepad.DETECTORS.items() if not c.uses_labels)
 
 NUMERIC_COLUMNS = ["num_a", "num_nan", "num_inf", "count"]
 
 
 def test_registry_lists_every_detector():
     assert set(deepad.DETECTORS) == {
+        "Auto",
+        "DTE",
         "AutoEncoder",
         "VAE",
         "DeepSVDD",
@@ -28,6 +32,10 @@ def test_registry_lists_every_detector():
         "KNN",
         "PCA",
         "ECOD",
+        "DeepSAD",
+        "DevNet",
+        "ALAD",
+        "AEGMM",
     }
     for name, cls in deepad.DETECTORS.items():
         assert cls.__name__ == name
@@ -39,7 +47,7 @@ def test_registry_lists_every_detector():
 def test_outputs_have_contract_shapes_and_dtypes(make_detector, detector_name, numeric_array):
     train, test = numeric_array[:150], numeric_array[150:]
     det = make_detector(detector_name)
-    assert det.fit(train) is det
+    assert det.fit(train, labels_for(detector_name, train)) is det
 
     scores = det.decision_function(test)
     assert scores.dtype == np.float64
@@ -59,7 +67,7 @@ def test_outputs_have_contract_shapes_and_dtypes(make_detector, detector_name, n
 
 
 def test_scores_are_finite(make_detector, detector_name, numeric_array):
-    det = make_detector(detector_name).fit(numeric_array)
+    det = make_detector(detector_name).fit(numeric_array, labels_for(detector_name, numeric_array))
     assert np.isfinite(det.decision_scores_).all()
     assert np.isfinite(det.decision_function(numeric_array)).all()
     assert np.isfinite(det.threshold_)
@@ -67,7 +75,7 @@ def test_scores_are_finite(make_detector, detector_name, numeric_array):
 
 def test_fit_predict_labels_training_rows(make_detector, detector_name, numeric_array):
     det = make_detector(detector_name)
-    labels = det.fit_predict(numeric_array)
+    labels = det.fit_predict(numeric_array, labels_for(detector_name, numeric_array))
     np.testing.assert_array_equal(labels, (det.decision_scores_ > det.threshold_).astype(int))
 
 
@@ -75,25 +83,28 @@ def test_fit_predict_labels_training_rows(make_detector, detector_name, numeric_
 def test_predict_flags_about_contamination_of_training_rows(
     make_detector, detector_name, numeric_array, contamination
 ):
-    det = make_detector(detector_name, contamination=contamination).fit(numeric_array)
-    flagged = det.fit_predict(numeric_array).mean()
+    y = labels_for(detector_name, numeric_array)
+    det = make_detector(detector_name, contamination=contamination).fit(numeric_array, y)
+    flagged = det.fit_predict(numeric_array, y).mean()
     assert flagged == pytest.approx(contamination, abs=0.02)
     assert det.threshold_ == pytest.approx(np.quantile(det.decision_scores_, 1 - contamination))
 
 
-def test_y_is_ignored(make_detector, detector_name, numeric_array):
+@pytest.mark.parametrize("name", UNSUPERVISED_NAMES)
+def test_y_is_ignored(make_detector, name, numeric_array):
     """Unsupervised: labels of the right length are accepted and change nothing."""
     y = np.zeros(len(numeric_array), dtype=int)
     y[:10] = 1
-    without = make_detector(detector_name).fit(numeric_array).decision_function(numeric_array)
-    with_y = make_detector(detector_name).fit(numeric_array, y).decision_function(numeric_array)
+    without = make_detector(name).fit(numeric_array).decision_function(numeric_array)
+    with_y = make_detector(name).fit(numeric_array, y).decision_function(numeric_array)
     np.testing.assert_array_equal(without, with_y)
 
 
 def test_array_and_dataframe_inputs_agree(make_detector, detector_name, numeric_array):
     frame = pd.DataFrame(numeric_array, columns=list("abcde"))
-    from_array = make_detector(detector_name).fit(numeric_array)
-    from_frame = make_detector(detector_name).fit(frame)
+    y = labels_for(detector_name, numeric_array)
+    from_array = make_detector(detector_name).fit(numeric_array, y)
+    from_frame = make_detector(detector_name).fit(frame, y)
     np.testing.assert_array_equal(
         from_array.decision_function(numeric_array), from_frame.decision_function(frame)
     )
@@ -102,11 +113,12 @@ def test_array_and_dataframe_inputs_agree(make_detector, detector_name, numeric_
 # ----------------------------------------------------------------------- determinism
 def test_same_random_state_gives_identical_scores(make_detector, detector_name, mixed_frame):
     """Same random_state, same scores, whatever state the global RNGs are in."""
+    y = labels_for(detector_name, mixed_frame)
     torch.manual_seed(123)
-    first = make_detector(detector_name).fit(mixed_frame)
+    first = make_detector(detector_name).fit(mixed_frame, y)
     torch.manual_seed(456)
     torch.rand(10)
-    second = make_detector(detector_name).fit(mixed_frame)
+    second = make_detector(detector_name).fit(mixed_frame, y)
     np.testing.assert_array_equal(first.decision_scores_, second.decision_scores_)
     np.testing.assert_array_equal(
         first.decision_function(mixed_frame), second.decision_function(mixed_frame)
@@ -117,15 +129,16 @@ def test_same_random_state_gives_identical_scores(make_detector, detector_name, 
 @pytest.mark.parametrize("name", SEEDED_NAMES)
 def test_random_state_is_used(make_detector, name, numeric_array):
     """A different seed gives different scores, so the seed really drives randomness."""
-    zero = make_detector(name, random_state=0).fit(numeric_array)
-    one = make_detector(name, random_state=1).fit(numeric_array)
+    y = labels_for(name, numeric_array)
+    zero = make_detector(name, random_state=0).fit(numeric_array, y)
+    one = make_detector(name, random_state=1).fit(numeric_array, y)
     assert not np.array_equal(zero.decision_scores_, one.decision_scores_)
 
 
 def test_fit_leaves_global_rngs_untouched(make_detector, detector_name, numeric_array):
     np_state = np.random.get_state()[1].copy()  # noqa: NPY002
     torch_state = torch.random.get_rng_state().clone()
-    make_detector(detector_name).fit(numeric_array)
+    make_detector(detector_name).fit(numeric_array, labels_for(detector_name, numeric_array))
     np.testing.assert_array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
     assert torch.equal(torch.random.get_rng_state(), torch_state)
 
@@ -134,7 +147,8 @@ def test_fit_leaves_global_rngs_untouched(make_detector, detector_name, numeric_
 def test_clone_gives_unfitted_estimator_with_equal_params(
     make_detector, detector_name, numeric_array
 ):
-    det = make_detector(detector_name, contamination=0.15).fit(numeric_array)
+    y = labels_for(detector_name, numeric_array)
+    det = make_detector(detector_name, contamination=0.15).fit(numeric_array, y)
     copy = clone(det)
     assert type(copy) is type(det)
     assert copy is not det
@@ -152,15 +166,16 @@ def test_get_params_set_params_round_trip(make_detector, detector_name, numeric_
     assert fresh.set_params(**params) is fresh
     assert fresh.get_params() == params
     # the new value is really used by fit
-    fresh.fit(numeric_array)
-    assert fresh.fit_predict(numeric_array).mean() == pytest.approx(0.2, abs=0.02)
+    y = labels_for(detector_name, numeric_array)
+    fresh.fit(numeric_array, y)
+    assert fresh.fit_predict(numeric_array, y).mean() == pytest.approx(0.2, abs=0.02)
     with pytest.raises(ValueError, match="no_such_param"):
         fresh.set_params(no_such_param=1)
 
 
 # --------------------------------------------------------------------- mixed tables
 def test_mixed_frame_with_unseen_category_and_nan(make_detector, detector_name, mixed_frame):
-    det = make_detector(detector_name).fit(mixed_frame)
+    det = make_detector(detector_name).fit(mixed_frame, labels_for(detector_name, mixed_frame))
     assert det.n_features_in_ == mixed_frame.shape[1]
     assert np.isfinite(det.decision_scores_).all()
 
@@ -180,7 +195,7 @@ def test_mixed_frame_with_unseen_category_and_nan(make_detector, detector_name, 
 
 
 def test_new_gap_in_gap_free_column_warns_and_scores(make_detector, detector_name, mixed_frame):
-    det = make_detector(detector_name).fit(mixed_frame)
+    det = make_detector(detector_name).fit(mixed_frame, labels_for(detector_name, mixed_frame))
     new = mixed_frame.head(10).copy()
     new.loc[0, "num_a"] = np.nan
     with pytest.warns(MissingValueWarning, match="num_a"):
@@ -191,7 +206,7 @@ def test_new_gap_in_gap_free_column_warns_and_scores(make_detector, detector_nam
 @pytest.mark.parametrize("data", ["numeric_array", "mixed_frame"])
 def test_extreme_row_scores_above_median_training_row(make_detector, detector_name, data, request):
     train = request.getfixturevalue(data)
-    det = make_detector(detector_name).fit(train)
+    det = make_detector(detector_name).fit(train, labels_for(detector_name, train))
     median = np.median(det.decision_function(train))
 
     if isinstance(train, np.ndarray):
@@ -206,14 +221,14 @@ def test_extreme_row_scores_above_median_training_row(make_detector, detector_na
 
 
 def test_column_order_does_not_matter(make_detector, detector_name, mixed_frame):
-    det = make_detector(detector_name).fit(mixed_frame)
+    det = make_detector(detector_name).fit(mixed_frame, labels_for(detector_name, mixed_frame))
     expected = det.decision_function(mixed_frame)
     shuffled = mixed_frame[list(reversed(mixed_frame.columns))]
     np.testing.assert_array_equal(det.decision_function(shuffled), expected)
 
 
 def test_extra_columns_are_ignored(make_detector, detector_name, mixed_frame):
-    det = make_detector(detector_name).fit(mixed_frame)
+    det = make_detector(detector_name).fit(mixed_frame, labels_for(detector_name, mixed_frame))
     expected = det.decision_function(mixed_frame)
     wider = mixed_frame.assign(extra_text="hello", extra_num=np.arange(len(mixed_frame)))
     wider.insert(0, "leading", 1.5)
@@ -221,7 +236,7 @@ def test_extra_columns_are_ignored(make_detector, detector_name, mixed_frame):
 
 
 def test_single_row_scores_like_in_a_batch(make_detector, detector_name, mixed_frame):
-    det = make_detector(detector_name).fit(mixed_frame)
+    det = make_detector(detector_name).fit(mixed_frame, labels_for(detector_name, mixed_frame))
     batch = det.decision_function(mixed_frame)
     single = det.decision_function(mixed_frame.iloc[[5]])
     assert single.shape == (1,)
@@ -230,7 +245,7 @@ def test_single_row_scores_like_in_a_batch(make_detector, detector_name, mixed_f
 
 # ----------------------------------------------------------------------- bad inputs
 def test_missing_column_at_score_time_names_it(make_detector, detector_name, mixed_frame):
-    det = make_detector(detector_name).fit(mixed_frame)
+    det = make_detector(detector_name).fit(mixed_frame, labels_for(detector_name, mixed_frame))
     with pytest.raises(ValueError, match=r"missing column.*'num_nan'"):
         det.decision_function(mixed_frame.drop(columns="num_nan"))
 
@@ -255,13 +270,13 @@ def test_one_dimensional_input(make_detector, detector_name, numeric_array):
         det.fit(numeric_array[:, 0])
     with pytest.raises(ValueError, match="1-D Series"):
         det.fit(pd.Series(numeric_array[:, 0]))
-    det.fit(numeric_array)
+    det.fit(numeric_array, labels_for(detector_name, numeric_array))
     with pytest.raises(ValueError, match="2-D"):
         det.decision_function(numeric_array[0])
 
 
 def test_strings_in_numeric_column_at_score_time_name_it(make_detector, detector_name, mixed_frame):
-    det = make_detector(detector_name).fit(mixed_frame)
+    det = make_detector(detector_name).fit(mixed_frame, labels_for(detector_name, mixed_frame))
     bad = mixed_frame.head(10).copy()
     bad["num_a"] = bad["num_a"].astype(object)
     bad.loc[3, "num_a"] = "oops"
@@ -271,7 +286,7 @@ def test_strings_in_numeric_column_at_score_time_name_it(make_detector, detector
 
 def test_numeric_strings_in_numeric_column_are_coerced(make_detector, detector_name, mixed_frame):
     """Numbers that arrive as text (e.g. from a CSV) score like the numbers themselves."""
-    det = make_detector(detector_name).fit(mixed_frame)
+    det = make_detector(detector_name).fit(mixed_frame, labels_for(detector_name, mixed_frame))
     as_text = mixed_frame.copy()
     as_text["count"] = as_text["count"].astype(str).astype(object)
     np.testing.assert_array_equal(
@@ -281,7 +296,7 @@ def test_numeric_strings_in_numeric_column_are_coerced(make_detector, detector_n
 
 @pytest.mark.parametrize("width", [4, 6])
 def test_wrong_number_of_columns_for_array(make_detector, detector_name, numeric_array, width):
-    det = make_detector(detector_name).fit(numeric_array)
+    det = make_detector(detector_name).fit(numeric_array, labels_for(detector_name, numeric_array))
     wrong = np.random.default_rng(0).normal(size=(10, width))
     with pytest.raises(ValueError, match=rf"{width} columns.*fitted on 5 columns"):
         det.decision_function(wrong)
@@ -361,7 +376,7 @@ def test_knn_training_scores_exclude_the_row_itself(make_detector, numeric_array
 def test_single_numeric_column(make_detector, name):
     rng = np.random.default_rng(0)
     train = rng.normal(size=(200, 1))
-    det = make_detector(name).fit(train)
+    det = make_detector(name).fit(train, labels_for(name, train))
     scores = det.decision_function(np.array([[0.0], [50.0]]))
     assert np.isfinite(scores).all()
     assert scores[1] > scores[0]

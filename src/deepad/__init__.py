@@ -9,26 +9,38 @@ from deepad._version import __version__
 from deepad.bundle import BundleError, load
 from deepad.core.base import BaseDetector
 from deepad.models import (
+    AEGMM,
+    ALAD,
     DETECTORS,
+    DTE,
     ECOD,
     KNN,
     PCA,
     VAE,
+    Auto,
     AutoEncoder,
+    DeepSAD,
     DeepSVDD,
+    DevNet,
     IsolationForest,
 )
 
 __all__ = [
+    "AEGMM",
+    "ALAD",
     "DETECTORS",
+    "DTE",
     "ECOD",
     "KNN",
     "PCA",
     "VAE",
+    "Auto",
     "AutoEncoder",
     "BaseDetector",
     "BundleError",
+    "DeepSAD",
     "DeepSVDD",
+    "DevNet",
     "IsolationForest",
     "__version__",
     "load",

@@ -1,4 +1,4 @@
-"""``deepad`` command line: fit, score, info, models, demo.
+"""``deepad`` command line: fit, score, info, models, demo, bench.
 
 Every command has ``--help``. Errors in the user's input are printed as one line
 (``deepad: error: ...``) with exit status 2, never as a traceback; set DEEPAD_DEBUG=1
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -190,6 +191,131 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(f"demo finished in {time.perf_counter() - start:.1f}s")
 
 
+def cmd_bench_tabular(args: argparse.Namespace) -> None:
+    from deepad.bench import BenchConfig, run_benchmark, write_summary
+
+    if args.summarize_only:
+        print(f"wrote {write_summary(args.out)}")
+        return
+    if args.data_dir is None:
+        raise UsageError("bench tabular needs DATA_DIR (a folder of .npz files)")
+    config = BenchConfig(
+        data_dir=Path(args.data_dir),
+        out_dir=Path(args.out),
+        datasets=args.datasets,
+        settings=args.settings,
+        seeds=args.seeds,
+        detectors=args.detectors,
+        peers=args.peers,
+        timeout=args.timeout,
+        max_train_rows=args.max_train_rows,
+        threads=args.threads,
+        fresh=args.fresh,
+        command=shlex.join(["deepad", *getattr(args, "argv", [])]),
+    )
+    try:
+        run_benchmark(config, echo=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None  # runs.csv keeps every finished job; rerun resumes
+
+
+def _add_bench(commands: Any) -> None:
+    """``deepad bench tabular``: the benchmark runner of deepad.bench."""
+    from deepad.bench.protocol import SETTINGS
+
+    bench = commands.add_parser(
+        "bench",
+        help="benchmark the detectors against PyOD peers on labelled datasets",
+        description="Benchmark deepad's detectors, with PyOD's beside them, on labelled data.",
+    )
+    suites = bench.add_subparsers(dest="suite", required=True, metavar="SUITE")
+    tabular = suites.add_parser(
+        "tabular",
+        help="ADBench-style .npz tables: test AUROC/AUPRC per dataset, setting, detector, seed",
+        description="Run every (dataset, setting, detector, seed) job of the ADBench tabular "
+        "protocol, each in its own process with a timeout. Results are appended to "
+        "OUT/runs.csv one job at a time; rerunning the same command skips the jobs already "
+        "there, so a stopped run continues. Writes OUT/per_dataset.csv and OUT/summary.md "
+        "(leaderboard per setting, AUROC per dataset, failures); child output goes to "
+        "OUT/jobs.log.",
+    )
+    tabular.add_argument(
+        "data_dir",
+        nargs="?",
+        metavar="DATA_DIR",
+        help="folder of .npz files holding X (rows x features) and y (1 = anomaly), "
+        "e.g. ../shared/data/adbench (not needed with --summarize-only)",
+    )
+    tabular.add_argument(
+        "--datasets",
+        nargs="+",
+        metavar="NAME",
+        help="file stems to run, e.g. 6_cardio (default: all)",
+    )
+    tabular.add_argument(
+        "--settings",
+        nargs="+",
+        choices=list(SETTINGS),
+        default=list(SETTINGS),
+        metavar="SETTING",
+        help="unsupervised (fit on all training rows), oneclass (on the normal ones), "
+        "labeled (all rows, 5%% of the anomalies labelled) (default: all three)",
+    )
+    tabular.add_argument(
+        "--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="SEED", help="default: 0 1 2"
+    )
+    tabular.add_argument(
+        "--detectors",
+        nargs="+",
+        metavar="NAME",
+        help="deepad detectors to run (default: all, see `deepad models`; `none` for peers only)",
+    )
+    tabular.add_argument(
+        "--peers",
+        metavar="none|all|LIST",
+        help="PyOD peers: none, all, or a comma list such as KNN,IForest "
+        "(default: all when pyod is installed, i.e. `pip install deepad[bench]`)",
+    )
+    tabular.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="kill a job after this long and record it as failed (default: 600)",
+    )
+    tabular.add_argument(
+        "--max-train-rows",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="subsample larger training sets (uniformly, with the seed) for fitting only "
+        "(default: 100000)",
+    )
+    tabular.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help=f"torch (and BLAS) threads per job (default: all {os.cpu_count()} CPUs)",
+    )
+    tabular.add_argument(
+        "--out",
+        default="bench-results",
+        metavar="DIR",
+        help="results folder (default: bench-results)",
+    )
+    tabular.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ignore earlier results in OUT (runs.csv is kept as runs.csv.old)",
+    )
+    tabular.add_argument(
+        "--summarize-only",
+        action="store_true",
+        help="only regenerate OUT/per_dataset.csv and OUT/summary.md from OUT/runs.csv",
+    )
+    tabular.set_defaults(func=cmd_bench_tabular)
+
+
 # -------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -251,13 +377,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="fit and evaluate on a bundled real dataset")
     demo.add_argument("--out", default="deepad-demo-bundle", help="where to write the bundle")
     demo.set_defaults(func=cmd_demo)
+
+    _add_bench(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepad`` command; returns the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # the command line as typed, for records such as bench summaries
     try:
         args.func(args)
     except (UsageError, ValueError, FileNotFoundError, ImportError) as exc:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from deepad.core.base import BaseDetector
+from deepad.models.aegmm import AEGMM
+from deepad.models.alad import ALAD
+from deepad.models.auto import Auto
 from deepad.models.autoencoder import AutoEncoder
+from deepad.models.deep_sad import DeepSAD
 from deepad.models.deep_svdd import DeepSVDD
+from deepad.models.devnet import DevNet
+from deepad.models.dte import DTE
 from deepad.models.ecod import ECOD
 from deepad.models.iforest import IsolationForest
 from deepad.models.knn import KNN
@@ -13,7 +19,22 @@ from deepad.models.vae import VAE
 
 #: every detector by class name; bundles may only name classes listed here
 DETECTORS: dict[str, type[BaseDetector]] = {
-    cls.__name__: cls for cls in (AutoEncoder, VAE, DeepSVDD, IsolationForest, KNN, PCA, ECOD)
+    cls.__name__: cls
+    for cls in (
+        Auto,
+        AutoEncoder,
+        VAE,
+        DeepSVDD,
+        DTE,
+        ALAD,
+        AEGMM,
+        IsolationForest,
+        KNN,
+        PCA,
+        ECOD,
+        DeepSAD,
+        DevNet,
+    )
 }
 
 
@@ -26,13 +47,19 @@ def get_detector_class(name: str) -> type[BaseDetector]:
 
 
 __all__ = [
+    "AEGMM",
+    "ALAD",
     "DETECTORS",
+    "DTE",
     "ECOD",
     "KNN",
     "PCA",
     "VAE",
+    "Auto",
     "AutoEncoder",
+    "DeepSAD",
     "DeepSVDD",
+    "DevNet",
     "IsolationForest",
     "get_detector_class",
 ]

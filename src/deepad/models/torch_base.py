@@ -2,7 +2,9 @@
 
 A subclass builds its network from the encoded input width (``_build_module``), gives a
 training loss (``_loss``) and a per-row score (``_score_batch``). Training, seeding,
-batched inference and the (de)serialisation of weights are handled here.
+batched inference and the (de)serialisation of weights are handled here. Semi-supervised
+subclasses (``uses_labels``) also turn the labels of ``fit(X, y)`` into per-row training
+targets (``_targets``), which then reach ``_loss`` as a third argument.
 """
 
 from __future__ import annotations
@@ -70,8 +72,18 @@ class TorchDetector(BaseDetector):
     def _build_module(self, architecture: dict[str, Any]) -> nn.Module:
         raise NotImplementedError
 
-    def _loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    def _loss(
+        self, module: nn.Module, batch: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Mean training loss of ``batch``; ``targets`` only when ``_targets`` gives some."""
         raise NotImplementedError
+
+    def _targets(self, labels: np.ndarray | None) -> np.ndarray | None:
+        """Per-row training targets from the fit labels, or None to train without (default).
+
+        ``labels`` is None unless the class sets ``uses_labels`` and ``fit`` got a ``y``.
+        """
+        return None
 
     def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -96,11 +108,13 @@ class TorchDetector(BaseDetector):
 
     def _fit_features(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:
         seed = self._seed()
+        targets = self._targets(labels)
         self.architecture_ = self._architecture(features.shape[1])
         with seeded(seed):
             module = self._build_module(self.architecture_)
             self._prepare(module, features, seed)
-            self.history_ = fit_module(module, self._loss, features, self._training_config(seed))
+            config = self._training_config(seed)
+            self.history_ = fit_module(module, self._loss, features, config, targets=targets)
         self.module_ = module.cpu().eval()
 
     def _score_features(self, features: np.ndarray) -> np.ndarray:

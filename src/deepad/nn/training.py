@@ -1,9 +1,10 @@
 """One training loop for every torch detector: mini-batches, Adam, early stopping, seeding.
 
-Detectors supply a network and a ``loss_fn(module, batch) -> scalar``; this module
-handles batching, the validation split, early stopping with best-weight restore,
-progress display and reproducibility. Inference goes through ``predict_batched``, which
-never builds autograd graphs.
+Detectors supply a network and a ``loss_fn(module, batch) -> scalar`` (semi-supervised
+ones ``loss_fn(module, batch, targets)`` and a target per row); this module handles
+batching, the validation split, early stopping with best-weight restore, progress display
+and reproducibility. Inference goes through ``predict_batched``, which never builds
+autograd graphs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-LossFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+#: ``loss_fn(module, batch)``, or ``loss_fn(module, batch, batch_targets)`` with targets
+LossFn = Callable[..., torch.Tensor]
 
 
 @contextlib.contextmanager
@@ -36,15 +38,20 @@ def auto_batch_size(n_rows: int) -> int:
     return int(min(256, max(16, 2 ** round(math.log2(max(n_rows, 1) / 32)))))
 
 
-def auto_epochs(n_rows: int, batch_size: int, target_steps: int = 3000) -> int:
-    """Epochs to reach about ``target_steps`` optimizer steps, kept within [10, 200]."""
+def auto_epochs(
+    n_rows: int, batch_size: int, target_steps: int = 3000, min_epochs: int = 10
+) -> int:
+    """Epochs to reach about ``target_steps`` optimizer steps, kept within [min_epochs, 200]."""
     steps_per_epoch = max(1, math.ceil(n_rows / batch_size))
-    return int(min(200, max(10, math.ceil(target_steps / steps_per_epoch))))
+    return int(min(200, max(min_epochs, math.ceil(target_steps / steps_per_epoch))))
 
 
 @dataclass
 class TrainingConfig:
-    """Optimisation settings; ``None`` epochs/batch size are chosen from the data size."""
+    """Optimisation settings; ``None`` epochs/batch size are chosen from the data size.
+
+    ``None`` epochs run about ``target_steps`` optimizer steps, within [``min_epochs``, 200].
+    """
 
     epochs: int | None = None
     batch_size: int | None = None
@@ -56,6 +63,11 @@ class TrainingConfig:
     device: str = "cpu"
     verbose: int = 0
     description: str = "training"
+    target_steps: int = 3000
+    min_epochs: int = 10
+    #: with targets: half of each batch drawn, with replacement, from the rows whose target
+    #: is 1 (when the training rows hold some, and some others)
+    balance_positive: bool = False
 
 
 @dataclass
@@ -78,40 +90,78 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
-def _split(n_rows: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+def _split(
+    n_rows: int, fraction: float, rng: np.random.Generator, keep: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
+    """Shuffled (train, validation) row indices; rows where ``keep`` is True stay in train."""
     order = rng.permutation(n_rows)
-    n_val = round(n_rows * fraction)
+    candidates = order if keep is None else order[~keep[order]]
+    n_val = round(len(candidates) * fraction)
     if fraction <= 0 or n_val < 32:  # too few rows to judge generalisation on
         return order, np.empty(0, dtype=np.int64)
-    return order[n_val:], order[:n_val]
+    return order[~np.isin(order, candidates[:n_val])], candidates[:n_val]
 
 
-def _mean_loss(module: nn.Module, loss_fn: LossFn, data: torch.Tensor, batch: int) -> float:
+def _mean_loss(
+    module: nn.Module,
+    loss_fn: LossFn,
+    data: torch.Tensor,
+    targets: torch.Tensor | None,
+    batch: int,
+) -> float:
     module.eval()
     total = 0.0
     with torch.inference_mode():
         for start in range(0, len(data), batch):
             chunk = data[start : start + batch]
-            total += float(loss_fn(module, chunk)) * len(chunk)
+            extra = () if targets is None else (targets[start : start + batch],)
+            total += float(loss_fn(module, chunk, *extra)) * len(chunk)
     return total / len(data)
 
 
 def fit_module(
-    module: nn.Module, loss_fn: LossFn, data: np.ndarray, config: TrainingConfig
+    module: nn.Module,
+    loss_fn: LossFn,
+    data: np.ndarray,
+    config: TrainingConfig,
+    targets: np.ndarray | None = None,
 ) -> TrainingHistory:
     """Train ``module`` in place on the rows of ``data`` and return its history.
 
     A ``validation_fraction`` of rows is held out for early stopping (``patience`` epochs
     without a 0.1% improvement); the best weights seen are restored at the end.
+
+    ``targets`` (optional, one per row) are passed to the loss as
+    ``loss_fn(module, batch, batch_targets)`` and travel with their rows through the split
+    and the shuffling. Rows whose target is 1 are taken to be the rare labelled ones (known
+    anomalies): they are never held out, because a handful of them is worth more as
+    training signal than as a noisy validation score, so early stopping judges the loss on
+    held-out rows of the other targets only. With ``config.balance_positive`` each batch
+    is half rows of the other targets (one pass over them is an epoch) and half rows with
+    target 1, drawn with replacement (batches are plain when there are no such rows).
     """
     device = resolve_device(config.device)
     rng = np.random.default_rng(config.seed)
-    train_idx, val_idx = _split(len(data), config.validation_fraction, rng)
+    positive = None if targets is None else np.asarray(targets) == 1
+    train_idx, val_idx = _split(len(data), config.validation_fraction, rng, keep=positive)
     tensor = torch.as_tensor(data, dtype=torch.float32)
     train = tensor[train_idx].to(device)
     val = tensor[val_idx].to(device) if len(val_idx) else None
+    train_targets = val_targets = None
+    if targets is not None:
+        target_tensor = torch.as_tensor(np.asarray(targets))
+        train_targets = target_tensor[train_idx].to(device)
+        val_targets = target_tensor[val_idx].to(device) if len(val_idx) else None
     batch_size = config.batch_size or auto_batch_size(len(train))
-    epochs = config.epochs or auto_epochs(len(train), batch_size)
+    # an epoch is one pass over `pool`, `step` rows a batch; balancing adds as many positives
+    pool, step, positives = torch.arange(len(train)), batch_size, None
+    if config.balance_positive and positive is not None:
+        in_train = positive[train_idx]
+        if 0 < in_train.sum() < len(in_train):
+            pool = torch.as_tensor(np.flatnonzero(~in_train))
+            positives = torch.as_tensor(np.flatnonzero(in_train))
+            step = max(1, batch_size // 2)
+    epochs = config.epochs or auto_epochs(len(pool), step, config.target_steps, config.min_epochs)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(
         module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
@@ -123,13 +173,19 @@ def fit_module(
     progress = tqdm(range(epochs), desc=config.description, disable=not show, leave=False)
     for epoch in progress:
         module.train()
-        order = torch.randperm(len(train), generator=generator).to(device)
+        order = pool[torch.randperm(len(pool), generator=generator)]
         running, seen = 0.0, 0
-        for start in range(0, len(train), batch_size):
-            batch = train[order[start : start + batch_size]]
+        for start in range(0, len(order), step):
+            rows = order[start : start + step]
+            if positives is not None:
+                drawn = torch.randint(len(positives), (len(rows),), generator=generator)
+                rows = torch.cat([rows, positives[drawn]])
+            rows = rows.to(device)
+            batch = train[rows]
             if len(batch) < 2 and len(train) >= 2:  # BatchNorm needs two rows
                 continue
-            loss = loss_fn(module, batch)
+            extra = () if train_targets is None else (train_targets[rows],)
+            loss = loss_fn(module, batch, *extra)
             if not torch.isfinite(loss.detach()):
                 raise FloatingPointError(
                     f"training loss became {loss.item()} at epoch {epoch + 1}; "
@@ -143,7 +199,7 @@ def fit_module(
         history.train_loss.append(running / max(seen, 1))
         monitored = history.train_loss[-1]
         if val is not None:
-            monitored = _mean_loss(module, loss_fn, val, max(batch_size, 1024))
+            monitored = _mean_loss(module, loss_fn, val, val_targets, max(batch_size, 1024))
             history.validation_loss.append(monitored)
         progress.set_postfix(loss=f"{monitored:.4g}")
         if monitored < best_loss - 1e-3 * abs(best_loss) or not math.isfinite(best_loss):

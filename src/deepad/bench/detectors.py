@@ -1,0 +1,55 @@
+"""Detector names -> unfitted estimators, for deepad's own detectors and the PyOD peers.
+
+A *factory* is any picklable callable ``factory(name, seed, n_features) -> estimator``
+(an object with ``fit`` and ``decision_function``). The runner passes one to every job;
+:func:`make_detector` is the default. Tests pass a module-level function of their own to
+inject a detector that raises or hangs, since nothing can be monkeypatched across the
+process boundary of a job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from deepad.bench.peers import PREFIX, make_peer
+from deepad.core.base import BaseDetector
+from deepad.models import DETECTORS
+
+#: ``factory(name, seed, n_features) -> unfitted estimator``
+Factory = Callable[[str, int, int], Any]
+
+
+def resolve_ours(names: Sequence[str] | None) -> list[str]:
+    """deepad detector names from ``--detectors`` (case-insensitive), all when None.
+
+    ``none`` alone selects none (to run peers only); an unknown name is a ``ValueError``.
+    """
+    if names is None:
+        return list(DETECTORS)
+    if [n.lower() for n in names] == ["none"]:
+        return []
+    by_lower = {name.lower(): name for name in DETECTORS}
+    unknown = [n for n in names if n.lower() not in by_lower]
+    if unknown:
+        raise ValueError(
+            f"unknown detector(s) {unknown}; choose from {list(DETECTORS)} "
+            "(PyOD peers are chosen with --peers)"
+        )
+    return list(dict.fromkeys(by_lower[n.lower()] for n in names))
+
+
+def make_detector(name: str, seed: int, n_features: int) -> Any:
+    """An unfitted detector at its defaults: ours by class name, peers as ``pyod.<Class>``.
+
+    Ours get ``random_state=seed`` when the class has that parameter.
+    """
+    if name.startswith(PREFIX):
+        return make_peer(name, seed, n_features)
+    cls = DETECTORS[name]
+    return cls(random_state=seed) if "random_state" in cls._get_param_names() else cls()
+
+
+def learns_from_labels(estimator: Any) -> bool:
+    """True for deepad detectors that declare ``uses_labels``: they get ``fit(X, y)``."""
+    return isinstance(estimator, BaseDetector) and bool(type(estimator).uses_labels)
