@@ -302,3 +302,5 @@ def test_aegmm_fits_on_fewer_rows_than_components():
     det = deepad.AEGMM(epochs=1, random_state=0).fit(tiny)
     assert len(det.gmm_["weights"]) <= 3
     assert np.isfinite(det.decision_function(tiny)).all()
+    with pytest.raises(ValueError, match="AEGMM needs at least 2 training rows"):
+        deepad.AEGMM(epochs=1, random_state=0).fit(tiny[:1])

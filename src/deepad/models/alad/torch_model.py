@@ -12,11 +12,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn.utils.parametrizations import spectral_norm as spectrally_normalised
 
 from deepad.nn.blocks import mlp
 
-#: slope of every LeakyReLU, as in the paper
+#: slope of every LeakyReLU (0.2, the usual GAN choice)
 SLOPE = 0.2
 
 
@@ -33,7 +33,7 @@ class PairDiscriminator(nn.Module):
 
     def __init__(self, in_dim: int, hidden_dims: list[int], dropout: float, spectral: bool) -> None:
         super().__init__()
-        wrap = spectral_norm if spectral else (lambda layer: layer)
+        wrap = spectrally_normalised if spectral else (lambda layer: layer)
         self.layers = nn.ModuleList()
         width = in_dim
         for hidden in hidden_dims:
