@@ -267,6 +267,21 @@ def test_only_detectors_that_use_labels_get_them() -> None:
     assert _LabelledKNN.seen is None
 
 
+def test_detectors_that_need_labels_run_only_in_the_labeled_setting(data_dir, tmp_path) -> None:
+    """DevNet cannot fit without rows labelled 1: it gets labeled jobs only, no failures."""
+    out = tmp_path / "devnet"
+    command = [
+        "bench", "tabular", str(data_dir), "--datasets", "2_beta", "--seeds", "0",
+        "--detectors", "DevNet", "ECOD", "--peers", "none", "--threads", "1", "--out", str(out),
+    ]  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(command) == 0
+    jobs = {(row["detector"], row["setting"]): row["status"] for row in _rows(out)}
+    assert {setting for detector, setting in jobs if detector == "DevNet"} == {"labeled"}
+    assert {setting for detector, setting in jobs if detector == "ECOD"} == set(SETTINGS)
+    assert set(jobs.values()) == {"ok"}
+
+
 # ------------------------------------------------------------------ CLI
 @pytest.mark.parametrize(
     ("extra", "message"),

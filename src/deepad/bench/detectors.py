@@ -50,6 +50,12 @@ def make_detector(name: str, seed: int, n_features: int) -> Any:
     return cls(random_state=seed) if "random_state" in cls._get_param_names() else cls()
 
 
+def runs_in(name: str, setting: str) -> bool:
+    """False for our detectors that need labelled anomalies, outside the labeled setting."""
+    cls = DETECTORS.get(name)
+    return cls is None or not cls.requires_labels or setting == "labeled"
+
+
 def learns_from_labels(estimator: Any) -> bool:
     """True for deepad detectors that declare ``uses_labels``: they get ``fit(X, y)``."""
     return isinstance(estimator, BaseDetector) and bool(type(estimator).uses_labels)

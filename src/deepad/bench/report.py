@@ -184,7 +184,8 @@ def _header(out_dir: Path, runs: pd.DataFrame) -> list[str]:
         "Protocol: per seed, a stratified 70/30 split; MinMaxScaler fitted on the training "
         "rows; *unsupervised* fits on all training rows, *oneclass* on those with y = 0, "
         "*labeled* on all training rows with 5% (at least 1) of their anomalies labelled 1 "
-        "and every other row -1 (only detectors with `uses_labels` see the labels). "
+        "and every other row -1 (only detectors with `uses_labels` see the labels; those "
+        "that cannot fit without them, such as DevNet, run in *labeled* only). "
         "Test AUROC/AUPRC of `decision_function`. Every detector at its defaults "
         "(`random_state` = seed where it has one); PyOD peers are prefixed `pyod.`.",
         "",

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from deepad.bench.datasets import find_datasets, fit_data, load_dataset, split_dataset
-from deepad.bench.detectors import Factory, make_detector, resolve_ours
+from deepad.bench.detectors import Factory, make_detector, resolve_ours, runs_in
 from deepad.bench.jobs import Job, JobResult, describe_exception, run_job
 from deepad.bench.peers import pyod_available, resolve_peers
 from deepad.bench.protocol import SETTINGS
@@ -123,6 +123,7 @@ def _run_locked(
         for seed in seeds
         for setting in settings
         for detector in detectors
+        if runs_in(detector, setting)  # e.g. DevNet has nothing to learn without labels
     ]
     pending = [job for job in jobs if job.key not in done]
     record_invocation(

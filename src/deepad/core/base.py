@@ -40,6 +40,8 @@ class BaseDetector(BaseEstimator):
     summary: ClassVar[str] = ""
     #: semi-supervised detectors learn from ``y`` in fit; the others ignore it
     uses_labels: ClassVar[bool] = False
+    #: detectors that cannot fit at all without rows labelled 1 in ``y``
+    requires_labels: ClassVar[bool] = False
 
     # ------------------------------------------------------------ contract
     def fit(self, X: Any, y: Any = None) -> BaseDetector:

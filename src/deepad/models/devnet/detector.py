@@ -46,6 +46,7 @@ class DevNet(TorchDetector):
 
     summary = "Deviation Network, scalar scores; learns from a few rows labelled 1 in y (required)"
     uses_labels = True
+    requires_labels = True
 
     def __init__(
         self,
