@@ -146,3 +146,26 @@ def test_demo_runs_and_reports(tmp_path: Path, capsys) -> None:
     assert result.top_rows["score"].is_monotonic_decreasing
     loaded = deepad.load(result.bundle)
     assert loaded.metrics_["test_auroc"] == pytest.approx(result.auroc["AutoEncoder"])
+
+
+def test_semi_supervised_detectors_learn_from_the_label_column(tmp_path: Path, capsys) -> None:
+    """DevNet needs labels: the label column feeds fit, with empty cells as unknown."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    frame.loc[:9, ["a", "b"]] += 6.0
+    frame["label"] = np.nan  # unknown for most rows
+    frame.loc[:4, "label"] = 1
+    frame.loc[200:, "label"] = 0
+    path = tmp_path / "labelled.csv"
+    frame.to_csv(path, index=False)
+    common = ["--label-column", "label", "--param", "epochs=5", "--param", "random_state=0"]
+    bundle = tmp_path / "devnet"
+    assert main(["fit", str(path), "--model", "DevNet", *common, "--out", str(bundle)]) == 0
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["metrics"]["training_auroc"] > 0.9  # over the 105 labelled rows
+    # an unsupervised detector only records metrics and refuses unknown labels
+    assert (
+        main(["fit", str(path), "--model", "AutoEncoder", *common, "--out", str(tmp_path / "ae")])
+        == 2
+    )
+    assert "must hold only 0 (normal) and 1 (anomaly)" in capsys.readouterr().err

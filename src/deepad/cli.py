@@ -48,10 +48,17 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], flag: str) -> 
         raise UsageError(f"{flag} names column(s) {missing} not in the data: {list(frame.columns)}")
 
 
-def _binary_labels(series: pd.Series, column: str) -> np.ndarray:
+def _read_labels(series: pd.Series, column: str, semi_supervised: bool) -> np.ndarray:
+    """The label column as ints: 1 anomaly, 0 normal and, for semi-supervised detectors,
+    -1 or an empty cell for rows nobody labelled."""
     values = pd.to_numeric(series, errors="coerce")
-    if values.isna().any() or not set(np.unique(values)).issubset({0, 1}):
-        raise UsageError(f"label column {column!r} must hold only 0 (normal) and 1 (anomaly)")
+    if semi_supervised:
+        values = values.where(series.notna(), -1)
+        allowed, wording = {-1, 0, 1}, "1 (anomaly), 0 (normal), -1 or empty (unknown)"
+    else:
+        allowed, wording = {0, 1}, "only 0 (normal) and 1 (anomaly)"
+    if values.isna().any() or not set(np.unique(values)).issubset(allowed):
+        raise UsageError(f"label column {column!r} must hold {wording}")
     return values.to_numpy(dtype=np.int64)
 
 
@@ -86,17 +93,20 @@ def cmd_fit(args: argparse.Namespace) -> None:
         dropped.append(args.label_column)
     _require_columns(frame, dropped, "--label-column/--exclude")
     features = frame.drop(columns=dropped)
+    labels = None
+    if args.label_column:
+        labels = _read_labels(frame[args.label_column], args.label_column, cls.uses_labels)
     detector = cls(**params)
     start = time.perf_counter()
-    detector.fit(features)
+    detector.fit(features, labels if cls.uses_labels else None)
     seconds = time.perf_counter() - start
-    if args.label_column:
-        labels = _binary_labels(frame[args.label_column], args.label_column)
-        if 0 < labels.sum() < len(labels):
-            detector.metrics_ = {
-                "training_auroc": float(roc_auc_score(labels, detector.decision_scores_)),
-                "training_auprc": float(average_precision_score(labels, detector.decision_scores_)),
-            }
+    known = labels >= 0 if labels is not None else None
+    if known is not None and 0 < labels[known].sum() < known.sum():
+        scores = detector.decision_scores_[known]
+        detector.metrics_ = {
+            "training_auroc": float(roc_auc_score(labels[known], scores)),
+            "training_auprc": float(average_precision_score(labels[known], scores)),
+        }
     bundle = detector.save(
         args.out,
         source=str(Path(args.data).resolve()),
@@ -338,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", required=True, help="bundle directory to write")
     fit.add_argument(
         "--label-column",
-        help="0/1 label column: excluded from the features, used only to report training AUROC",
+        help="label column, excluded from the features: 1 = anomaly, 0 = normal; semi-supervised "
+        "detectors (DeepSAD, DevNet) learn from it and also take -1 or empty for unknown; "
+        "for the others it only records training AUROC/AUPRC in the bundle",
     )
     fit.add_argument(
         "--exclude",
