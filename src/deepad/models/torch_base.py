@@ -10,7 +10,7 @@ targets (``_targets``), which then reach ``_loss`` as a third argument.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -37,8 +37,21 @@ def auto_widths(n_features: int) -> tuple[list[int], int]:
     return [first, max(first // 2, latent)], latent
 
 
+#: training schedule of the detectors that learn from a few labelled anomalies: half of
+#: each batch drawn from the rows labelled 1, and a short budget (about 150 steps), since
+#: longer training memorises the few labels and AUROC falls (DeepSAD/DevNet READMEs)
+FEW_LABEL_TRAINING: dict[str, Any] = {
+    "balance_positive": True,
+    "target_steps": 150,
+    "min_epochs": 1,
+}
+
+
 class TorchDetector(BaseDetector):
     """Shared machinery of the deep detectors; not used directly."""
+
+    #: ``TrainingConfig`` fields a subclass sets differently from the shared defaults
+    _training_overrides: ClassVar[dict[str, Any]] = {}
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -104,6 +117,7 @@ class TorchDetector(BaseDetector):
             device=self.device,
             verbose=self.verbose,
             description=description or type(self).__name__,
+            **self._training_overrides,
         )
 
     def _fit_features(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -10,11 +9,7 @@ import torch
 from torch import nn
 
 from deepad.models.deep_sad.torch_model import DeepSADNet, deep_sad_loss
-from deepad.models.torch_base import TorchDetector
-from deepad.nn.training import TrainingConfig
-
-#: optimizer steps of the auto (``epochs=None``) training budget
-TARGET_STEPS = 150
+from deepad.models.torch_base import FEW_LABEL_TRAINING, TorchDetector
 
 
 class DeepSAD(TorchDetector):
@@ -43,6 +38,7 @@ class DeepSAD(TorchDetector):
 
     summary = "Deep SAD, semi-supervised Deep SVDD; learns from a few rows labelled 1 in y"
     uses_labels = True
+    _training_overrides = FEW_LABEL_TRAINING
 
     def __init__(
         self,
@@ -78,12 +74,6 @@ class DeepSAD(TorchDetector):
         super()._check_params()
         if not (isinstance(self.eta, (int, float)) and self.eta > 0):
             raise ValueError(f"eta must be > 0, got {self.eta!r}")
-
-    def _training_config(self, seed: int, description: str | None = None) -> TrainingConfig:
-        config = super()._training_config(seed, description)
-        return dataclasses.replace(
-            config, balance_positive=True, target_steps=TARGET_STEPS, min_epochs=1
-        )
 
     def _build_module(self, architecture: dict[str, Any]) -> nn.Module:
         return DeepSADNet(**architecture)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -10,14 +9,10 @@ import torch
 from torch import nn
 
 from deepad.models.devnet.torch_model import DeviationNet, deviation_loss
-from deepad.models.torch_base import TorchDetector
-from deepad.nn.training import TrainingConfig
+from deepad.models.torch_base import FEW_LABEL_TRAINING, TorchDetector
 
 #: reference scores drawn from the N(0, 1) prior, as in the paper
 N_REFERENCE = 5000
-
-#: optimizer steps of the auto (``epochs=None``) training budget
-TARGET_STEPS = 150
 
 
 class DevNet(TorchDetector):
@@ -46,6 +41,7 @@ class DevNet(TorchDetector):
 
     summary = "Deviation Network, scalar scores; learns from a few rows labelled 1 in y (required)"
     uses_labels = True
+    _training_overrides = FEW_LABEL_TRAINING
     requires_labels = True
 
     def __init__(
@@ -103,12 +99,6 @@ class DevNet(TorchDetector):
                 "DevNet needs rows labelled 0 or -1 in y as well, to learn what normal is"
             )
         return (labels == 1).astype(np.int64)
-
-    def _training_config(self, seed: int, description: str | None = None) -> TrainingConfig:
-        config = super()._training_config(seed, description)
-        return dataclasses.replace(
-            config, balance_positive=True, target_steps=TARGET_STEPS, min_epochs=1
-        )
 
     def _loss(
         self, module: nn.Module, batch: torch.Tensor, targets: torch.Tensor | None = None
