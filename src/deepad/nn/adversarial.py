@@ -18,8 +18,6 @@ and the last weights are kept.
 
 from __future__ import annotations
 
-import copy
-import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,7 +27,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from deepad.nn.training import auto_batch_size, auto_epochs, resolve_device, seeded
+from deepad.nn.training import (
+    EarlyStopping,
+    auto_batch_size,
+    auto_epochs,
+    resolve_device,
+    seeded,
+)
 
 LossFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 
@@ -141,7 +145,7 @@ def fit_adversarial(
         weight_decay=config.weight_decay,
     )
     history = AdversarialHistory()
-    best_value, best_state, stale = math.inf, copy.deepcopy(module.state_dict()), 0
+    stopping = EarlyStopping(module, config.patience, config.min_epochs)
     show = bool(config.verbose) and sys.stderr.isatty()
     with seeded(config.seed):
         generator = torch.Generator().manual_seed(config.seed)
@@ -182,17 +186,13 @@ def fit_adversarial(
             value = _mean_monitor(module, monitor, val, max(batch_size, 1024))
             history.validation_loss.append(value)
             progress.set_postfix(monitor=f"{value:.4g}")
-            if value < best_value - 1e-3 * abs(best_value) or not math.isfinite(best_value):
-                best_value, stale, history.best_epoch = value, 0, epoch
-                best_state = copy.deepcopy(module.state_dict())
-            else:
-                stale += 1
-                if stale >= config.patience and epoch + 1 >= config.min_epochs:
-                    break
+            if stopping.should_stop(value, epoch):
+                break
     history.epochs_run = len(history.generator_loss)
     if val is None:
         history.best_epoch = history.epochs_run - 1
     else:
-        module.load_state_dict(best_state)
+        history.best_epoch = stopping.best_epoch
+        stopping.restore_best()
     module.eval()
     return history

@@ -119,6 +119,37 @@ def _mean_loss(
     return total / len(data)
 
 
+class EarlyStopping:
+    """Best monitored value and weights so far, and whether patience has run out.
+
+    An epoch counts as an improvement when it beats the best value by 0.1%; training
+    stops after ``patience`` epochs without one, but not before ``min_epochs`` epochs.
+    """
+
+    def __init__(self, module: nn.Module, patience: int, min_epochs: int = 0) -> None:
+        self.module = module
+        self.patience = patience
+        self.min_epochs = min_epochs
+        self.best_value = math.inf
+        self.best_epoch = 0
+        self.best_state = copy.deepcopy(module.state_dict())
+        self.stale = 0
+
+    def should_stop(self, value: float, epoch: int) -> bool:
+        """Record epoch ``epoch``'s monitored ``value``; True when training should stop."""
+        best = self.best_value
+        if value < best - 1e-3 * abs(best) or not math.isfinite(best):
+            self.best_value, self.best_epoch, self.stale = value, epoch, 0
+            self.best_state = copy.deepcopy(self.module.state_dict())
+            return False
+        self.stale += 1
+        return self.stale >= self.patience and epoch + 1 >= self.min_epochs
+
+    def restore_best(self) -> None:
+        """Put the weights of the best epoch back into the module."""
+        self.module.load_state_dict(self.best_state)
+
+
 def fit_module(
     module: nn.Module,
     loss_fn: LossFn,
@@ -168,7 +199,7 @@ def fit_module(
     )
     module.to(device)
     history = TrainingHistory()
-    best_loss, best_state, stale = math.inf, copy.deepcopy(module.state_dict()), 0
+    stopping = EarlyStopping(module, config.patience)
     show = bool(config.verbose) and sys.stderr.isatty()
     progress = tqdm(range(epochs), desc=config.description, disable=not show, leave=False)
     for epoch in progress:
@@ -202,15 +233,11 @@ def fit_module(
             monitored = _mean_loss(module, loss_fn, val, val_targets, max(batch_size, 1024))
             history.validation_loss.append(monitored)
         progress.set_postfix(loss=f"{monitored:.4g}")
-        if monitored < best_loss - 1e-3 * abs(best_loss) or not math.isfinite(best_loss):
-            best_loss, stale, history.best_epoch = monitored, 0, epoch
-            best_state = copy.deepcopy(module.state_dict())
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break
+        if stopping.should_stop(monitored, epoch):
+            break
     history.epochs_run = len(history.train_loss)
-    module.load_state_dict(best_state)
+    history.best_epoch = stopping.best_epoch
+    stopping.restore_best()
     module.eval()
     return history
 
