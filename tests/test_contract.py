@@ -34,6 +34,7 @@ def test_registry_lists_every_detector():
         "ECOD",
         "DeepSAD",
         "DevNet",
+        "GOAD",
         "ALAD",
         "AEGMM",
     }

@@ -12,6 +12,7 @@ from deepad.models.deep_svdd import DeepSVDD
 from deepad.models.devnet import DevNet
 from deepad.models.dte import DTE
 from deepad.models.ecod import ECOD
+from deepad.models.goad import GOAD
 from deepad.models.iforest import IsolationForest
 from deepad.models.knn import KNN
 from deepad.models.pca import PCA
@@ -28,6 +29,7 @@ DETECTORS: dict[str, type[BaseDetector]] = {
         DTE,
         ALAD,
         AEGMM,
+        GOAD,
         IsolationForest,
         KNN,
         PCA,
@@ -52,6 +54,7 @@ __all__ = [
     "DETECTORS",
     "DTE",
     "ECOD",
+    "GOAD",
     "KNN",
     "PCA",
     "VAE",
