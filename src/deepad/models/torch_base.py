@@ -52,6 +52,8 @@ class TorchDetector(BaseDetector):
 
     #: ``TrainingConfig`` fields a subclass sets differently from the shared defaults
     _training_overrides: ClassVar[dict[str, Any]] = {}
+    #: rows per inference chunk in ``_score_features``
+    _score_batch_size: ClassVar[int] = 4096
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -136,7 +138,10 @@ class TorchDetector(BaseDetector):
         module = self.module_.to(device)
         try:
             return predict_batched(
-                lambda batch: self._score_batch(module, batch), features, device=str(device)
+                lambda batch: self._score_batch(module, batch),
+                features,
+                batch_size=self._score_batch_size,
+                device=str(device),
             )
         finally:
             self.module_ = module.cpu()

@@ -16,12 +16,10 @@ from deepad.models.goad.torch_model import (
     transform_log_probs,
 )
 from deepad.models.torch_base import TorchDetector
-from deepad.nn.training import predict_batched, resolve_device
+from deepad.nn.training import predict_batched
 
 #: hidden widths of the feature extractor when ``hidden_dims`` is None
 DEFAULT_HIDDEN = (32,)
-#: rows per inference chunk; a chunk holds (rows, M, M) float64 distances (32 MiB at M = 64)
-SCORE_BATCH = 1024
 
 
 class GOAD(TorchDetector):
@@ -38,6 +36,8 @@ class GOAD(TorchDetector):
     summary = "GOAD, random affine maps of each row; doubt about which map was applied is the score"
 
     _training_overrides: ClassVar[dict[str, Any]] = {"target_steps": 1000}
+    #: a chunk holds (rows, M, M) float64 distances: 32 MiB at M = 64
+    _score_batch_size: ClassVar[int] = 1024
 
     def __init__(
         self,
@@ -142,26 +142,13 @@ class GOAD(TorchDetector):
         # c_m: mean feature of each transformation over all training rows, final weights
         module = self.module_
         z = predict_batched(
-            lambda rows: module.features(rows.double()), features, batch_size=SCORE_BATCH
+            lambda rows: module.features(rows.double()), features, batch_size=self._score_batch_size
         )
         self.module_.set_centers(torch.as_tensor(z.mean(axis=0), dtype=torch.float32))
 
     def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         log_probs = transform_log_probs(module.distances(module.features(batch.double())))
         return -log_probs.sum(dim=1)
-
-    def _score_features(self, features: np.ndarray) -> np.ndarray:
-        device = resolve_device(self.device)
-        module = self.module_.to(device)
-        try:
-            return predict_batched(
-                lambda batch: self._score_batch(module, batch),
-                features,
-                batch_size=SCORE_BATCH,
-                device=str(device),
-            )
-        finally:
-            self.module_ = module.cpu()
 
 
 def _is_int(value: Any) -> bool:
