@@ -94,6 +94,43 @@ def test_runs_csv_has_one_row_per_job_with_high_auroc(finished) -> None:
     assert log.count("AUROC") == len(expected)  # one progress line per job
 
 
+def test_threshold_columns_are_filled_for_ours_and_pyod(finished) -> None:
+    """deepad: FPR/recall at 1% and 5%, FDR; PyOD: FPR/recall of its contamination rule."""
+    out, _ = finished
+    rows = _rows(out)
+    for row in rows:
+        for column in ("fpr_01", "recall_01", "fpr_05", "recall_05"):
+            assert 0.0 <= float(row[column]) <= 1.0, (row["detector"], column)
+        if row["detector"].startswith("pyod."):
+            assert row["fdp_10"] == row["n_calibration"] == ""
+        else:
+            assert int(row["n_calibration"]) > 0 and 0.0 <= float(row["fdp_10"]) <= 1.0
+    # fitted on clean rows, every detector flags the far-away anomalies at 5%; fitted on
+    # rows with 10% anomalies, the calibration rows hold anomalies too and recall drops
+    oneclass = [r for r in rows if r["setting"] == "oneclass"]
+    assert min(float(r["recall_05"]) for r in oneclass) > 0.6
+    assert max(float(r["fpr_05"]) for r in oneclass if r["detector"] in OURS) <= 0.1
+    summary = (out / "summary.md").read_text()
+    section = summary.split("## Thresholds")[1].split("## AUROC per dataset")[0]
+    assert "### oneclass: decisions at a stated error rate" in section
+    assert "| pyod.KNN |" in section and "| KNN |" in section
+
+
+def test_legacy_runs_csv_is_read_and_migrated(finished, tmp_path) -> None:
+    """A results folder from before the threshold columns resumes with them added."""
+    from deepad.bench.store import LEGACY_COLUMNS, RunsWriter
+
+    out = _copy(finished, tmp_path)
+    frame = read_runs(out)
+    legacy = frame[list(LEGACY_COLUMNS)]
+    legacy.to_csv(out / "runs.csv", index=False)
+    again = read_runs(out)
+    assert len(again) == len(frame) and again["fpr_01"].isna().all()
+    with RunsWriter(out):
+        pass
+    assert _rows(out)[0].keys() == set(COLUMNS) and len(_rows(out)) == len(frame)
+
+
 def test_subsampling_is_recorded(finished) -> None:
     out, _ = finished
     rows = _rows(out)
@@ -258,12 +295,18 @@ class _LabelledKNN(KNN):
         super()._fit_features(features)
 
 
+@pytest.mark.filterwarnings("ignore::deepad.calibrate.CalibrationWarning")  # 5 rows calibrate
 def test_only_detectors_that_use_labels_get_them() -> None:
     job = Job("d", "labeled", "x", 0)
     data = _tiny_fit_data("labeled")
-    evaluate(job, data, factory=lambda name, seed, d: _LabelledKNN())
+    factory = lambda name, seed, d: _LabelledKNN()  # noqa: E731
+    evaluate(job, data, factory=factory, calibration_size=0)
     assert list(_LabelledKNN.seen) == list(data.y_fit)
-    evaluate(job, _tiny_fit_data("unsupervised"), factory=lambda name, seed, d: _LabelledKNN())
+    # with the default hold-out, every labelled anomaly still trains the model
+    evaluate(job, data, factory=factory)
+    assert (_LabelledKNN.seen == 1).sum() == (data.y_fit == 1).sum()
+    assert len(_LabelledKNN.seen) < len(data.y_fit)
+    evaluate(job, _tiny_fit_data("unsupervised"), factory=factory)
     assert _LabelledKNN.seen is None
 
 

@@ -95,14 +95,11 @@ def test_bundle_holds_manifest_and_safetensors_only(name, tmp_path, make_detecto
     (header_len,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8 : 8 + header_len])
     assert "decision_scores_" in header
+    assert "calibration.calibration_scores" in header
     assert all(
         key.startswith("model.")
         for key in header
-        if key
-        not in {
-            "decision_scores_",
-            "__metadata__",
-        }
+        if key not in {"decision_scores_", "calibration.calibration_scores", "__metadata__"}
     )
 
 
@@ -324,7 +321,7 @@ def test_isolation_forest_matches_sklearn(
         n_estimators=n_estimators,
         max_samples=max_samples,
         max_features=max_features,
-    ).fit(train)
+    ).fit(train, calibration_size=0)  # the reference trains on every row
     Z, Z_test = det.preprocessor_.transform(train), det.preprocessor_.transform(test)
     reference = SkIsolationForest(
         n_estimators=n_estimators,

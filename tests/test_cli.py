@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from deepad.calibrate.split import calibration_split
 from deepad.cli import main
 
 
@@ -57,9 +59,16 @@ def test_fit_score_info_round_trip(transactions: Path, tmp_path: Path, capsys) -
     scores_path = tmp_path / "out" / "scores.csv"
     assert main(["score", str(bundle), str(transactions), "--out", str(scores_path)]) == 0
     scores = pd.read_csv(scores_path)
-    assert list(scores.columns) == ["tx_id", "score", "label"]
+    assert list(scores.columns) == ["tx_id", "score", "p_value", "label"]
     assert len(scores) == 300
     assert scores["label"].isin([0, 1]).all()
+    # the default rule: flag p-value <= contamination (0.1)
+    np.testing.assert_array_equal(scores["label"], (scores["p_value"] <= 0.1).astype(int))
+    assert manifest["threshold"]["rule"] == "fpr"
+    # 60 rows (a fifth) were held out; the labelled frauds among them do not calibrate
+    _, held_out = calibration_split(300, None, "auto", seed=0)
+    frauds_held_out = int(np.isin(held_out, range(5)).sum())
+    assert manifest["threshold"]["calibration_rows"] == 60 - frauds_held_out
     # the five planted frauds are the five highest scores
     assert set(scores.nlargest(5, "score")["tx_id"]) == {f"tx{i:04d}" for i in range(5)}
 
@@ -67,7 +76,7 @@ def test_fit_score_info_round_trip(transactions: Path, tmp_path: Path, capsys) -
     info = capsys.readouterr().out
     assert "AutoEncoder" in info and "country" in info and "categorical" in info
     assert main(["info", str(bundle), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["format_version"] == 1
+    assert json.loads(capsys.readouterr().out)["format_version"] == 2
 
 
 def test_score_writes_row_numbers_and_parquet(transactions: Path, tmp_path: Path) -> None:
@@ -79,7 +88,7 @@ def test_score_writes_row_numbers_and_parquet(transactions: Path, tmp_path: Path
     out = tmp_path / "scores.parquet"
     assert main(["score", str(bundle), str(data_path), "--out", str(out)]) == 0
     scores = pd.read_parquet(out)
-    assert list(scores.columns) == ["row", "score", "label"]
+    assert list(scores.columns) == ["row", "score", "p_value", "label"]
     assert scores["row"].tolist() == list(range(len(data)))
 
 
@@ -169,3 +178,59 @@ def test_semi_supervised_detectors_learn_from_the_label_column(tmp_path: Path, c
         == 2
     )
     assert "must hold only 0 (normal) and 1 (anomaly)" in capsys.readouterr().err
+
+
+def test_fit_and_score_with_fpr_and_fdr(transactions: Path, tmp_path: Path, capsys) -> None:
+    """--fpr at fit time is saved in the bundle; --fdr at score time overrides it per file."""
+    bundle = tmp_path / "knn"
+    common = ["--model", "KNN", "--exclude", "tx_id", "--label-column", "label"]
+    assert main(["fit", str(transactions), *common, "--fpr", "0.05", "--out", str(bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "threshold" in out and "fpr alpha=0.05" in out
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert (manifest["threshold"]["rule"], manifest["threshold"]["level"]) == ("fpr", 0.05)
+
+    by_fpr, by_fdr = tmp_path / "fpr.csv", tmp_path / "fdr.csv"
+    assert main(["score", str(bundle), str(transactions), "--out", str(by_fpr)]) == 0
+    assert "fpr alpha=0.05" in capsys.readouterr().out
+    scored = pd.read_csv(by_fpr)
+    np.testing.assert_array_equal(scored["label"], (scored["p_value"] <= 0.05).astype(int))
+    assert scored.loc[:4, "label"].all()  # the five frauds
+
+    args = ["score", str(bundle), str(transactions), "--fdr", "0.1", "--out", str(by_fdr)]
+    assert main(args) == 0
+    assert "fdr q=0.1" in capsys.readouterr().out
+    scored = pd.read_csv(by_fdr)
+    from deepad.calibrate import benjamini_hochberg
+
+    expected = benjamini_hochberg(scored["p_value"].to_numpy(), 0.1)
+    np.testing.assert_array_equal(scored["label"], expected.astype(int))
+
+    assert main(["info", str(bundle)]) == 0
+    assert "fpr 0.05" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fpr", "0"], "expected a number in \\(0, 1\\)"),
+        (["--fpr", "abc"], "expected a number in \\(0, 1\\)"),
+        (["--calibration-size", "most"], "calibration-size takes 'auto'"),
+        (["--calibration-size", "0", "--fpr", "0.05"], "need calibration scores"),
+        (["--calibration-size", "299"], "leaving at least 2"),
+    ],
+)
+def test_threshold_option_errors(transactions: Path, tmp_path: Path, capsys, args, message):
+    # argparse rejects a bad rate itself (exit 2); the rest reach deepad's own errors
+    with pytest.raises(SystemExit) if "expected" in message else contextlib.nullcontext():
+        status = main(["fit", str(transactions), "--model", "KNN", "--exclude", "tx_id",
+                       "--out", str(tmp_path / "m"), *args])  # fmt: skip
+        assert status == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err
+
+
+def test_fpr_and_fdr_are_mutually_exclusive(transactions: Path, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["fit", str(transactions), "--fpr", "0.1", "--fdr", "0.1", "--out", str(tmp_path)])
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 import deepad
+from deepad.calibrate import conformal_threshold
 from deepad.preprocess.tabular import MissingValueWarning
 
 DETECTOR_NAMES = sorted(deepad.DETECTORS)
@@ -81,14 +82,34 @@ def test_fit_predict_labels_training_rows(make_detector, detector_name, numeric_
 
 
 @pytest.mark.parametrize("contamination", [0.05, 0.2])
-def test_predict_flags_about_contamination_of_training_rows(
+def test_by_default_predict_flags_p_values_at_most_contamination(
     make_detector, detector_name, numeric_array, contamination
 ):
+    """Fit holds out calibration rows; predict flags conformal p-value <= contamination."""
     y = labels_for(detector_name, numeric_array)
     det = make_detector(detector_name, contamination=contamination).fit(numeric_array, y)
-    flagged = det.fit_predict(numeric_array, y).mean()
+    calibrator = det.calibrator_
+    assert (calibrator.rule, calibrator.level) == ("fpr", contamination)
+    eligible = len(numeric_array) - (0 if y is None else int((y == 1).sum()))
+    assert calibrator.n_calibration == int(0.2 * eligible)  # "auto": a fifth of the rows
+    assert det.threshold_ == conformal_threshold(calibrator.calibration_scores, contamination)
+    new = numeric_array + np.random.default_rng(1).normal(0, 0.1, numeric_array.shape)
+    np.testing.assert_array_equal(
+        det.predict(new), (det.p_values(new) <= contamination).astype(int)
+    )
+
+
+@pytest.mark.parametrize("contamination", [0.05, 0.2])
+def test_without_calibration_predict_flags_contamination_of_training_rows(
+    make_detector, detector_name, numeric_array, contamination
+):
+    """calibration_size=0 gives PyOD's rule: the 1 - contamination training quantile."""
+    y = labels_for(detector_name, numeric_array)
+    det = make_detector(detector_name, contamination=contamination)
+    flagged = det.fit_predict(numeric_array, y, calibration_size=0).mean()
     assert flagged == pytest.approx(contamination, abs=0.02)
     assert det.threshold_ == pytest.approx(np.quantile(det.decision_scores_, 1 - contamination))
+    assert det.calibrator_.rule == "contamination"
 
 
 @pytest.mark.parametrize("name", UNSUPERVISED_NAMES)
@@ -168,8 +189,8 @@ def test_get_params_set_params_round_trip(make_detector, detector_name, numeric_
     assert fresh.get_params() == params
     # the new value is really used by fit
     y = labels_for(detector_name, numeric_array)
-    fresh.fit(numeric_array, y)
-    assert fresh.fit_predict(numeric_array, y).mean() == pytest.approx(0.2, abs=0.02)
+    flagged = fresh.fit_predict(numeric_array, y, calibration_size=0).mean()
+    assert flagged == pytest.approx(0.2, abs=0.02)
     with pytest.raises(ValueError, match="no_such_param"):
         fresh.set_params(no_such_param=1)
 
@@ -347,7 +368,11 @@ def test_torch_detectors_reject_bad_training_params(
     [
         ("KNN", {"n_neighbors": 0}, "n_neighbors must be a positive int"),
         ("KNN", {"method": "median"}, "method must be 'largest' or 'mean'"),
-        ("KNN", {"n_neighbors": 500}, r"needs more than 500 training rows, got 200"),
+        (
+            "KNN",
+            {"n_neighbors": 500},
+            r"needs more than 500 training rows, got 160 \(40 of the 200 rows were held out",
+        ),
         ("PCA", {"n_components": 50}, r"n_components must be in \[1, 4\]"),
         ("VAE", {"beta": -1.0}, "beta must be >= 0"),
         ("IsolationForest", {"random_state": "seed"}, "random_state must be an int"),

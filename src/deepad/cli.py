@@ -73,6 +73,51 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
         raise UsageError(f"cannot tell the output format of {path.name}: use .csv or .parquet")
 
 
+def _read_calibration_size(raw: str) -> int | float | str:
+    """``--calibration-size`` text as 'auto', a row count or a fraction."""
+    if raw == "auto":
+        return raw
+    try:
+        return int(raw)
+    except ValueError:
+        try:
+            return float(raw)
+        except ValueError:
+            raise UsageError(
+                f"--calibration-size takes 'auto', a row count or a fraction, got {raw!r}"
+            ) from None
+
+
+def _rate(raw: str) -> float:
+    """An argparse type for --fpr / --fdr: a float in (0, 1)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {raw!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {raw!r}")
+    return value
+
+
+def _add_threshold_options(parser: argparse.ArgumentParser, when: str) -> None:
+    """--fpr / --fdr, mutually exclusive."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--fpr",
+        type=_rate,
+        metavar="ALPHA",
+        help=f"{when} flag rows whose conformal p-value is <= ALPHA: at most that share of "
+        "new normal rows is flagged (default: the detector's contamination)",
+    )
+    group.add_argument(
+        "--fdr",
+        type=_rate,
+        metavar="Q",
+        help=f"{when} flag rows by Benjamini-Hochberg over each scored file: the expected "
+        "share of false alarms among the flagged rows is at most Q",
+    )
+
+
 # ------------------------------------------------------------------ commands
 def cmd_fit(args: argparse.Namespace) -> None:
     from sklearn.metrics import average_precision_score, roc_auc_score
@@ -98,8 +143,13 @@ def cmd_fit(args: argparse.Namespace) -> None:
         labels = _read_labels(frame[args.label_column], args.label_column, cls.uses_labels)
     detector = cls(**params)
     start = time.perf_counter()
-    detector.fit(features, labels if cls.uses_labels else None)
+    # unsupervised detectors train on every row but leave rows labelled 1 out of calibration
+    detector.fit(features, labels, calibration_size=_read_calibration_size(args.calibration_size))
     seconds = time.perf_counter() - start
+    if args.fpr is not None:
+        detector.set_threshold(fpr=args.fpr)
+    elif args.fdr is not None:
+        detector.set_threshold(fdr=args.fdr)
     known = labels >= 0 if labels is not None else None
     if known is not None and 0 < labels[known].sum() < known.sum():
         scores = detector.decision_scores_[known]
@@ -114,11 +164,12 @@ def cmd_fit(args: argparse.Namespace) -> None:
         id_columns=list(args.exclude),
         fit_seconds=round(seconds, 3),
     )
+    calibrator = detector.calibrator_
     print(
         f"fitted {cls.__name__} on {len(features)} rows x {features.shape[1]} columns "
-        f"in {seconds:.1f}s; threshold {detector.threshold_:.6g} "
-        f"(flags {detector.contamination:.0%} of training rows)"
+        f"in {seconds:.1f}s; p-values from {calibrator.n_calibration} rows held out of training"
     )
+    print(f"threshold {detector.threshold_:.6g}: {calibrator.describe()}")
     for name, value in getattr(detector, "metrics_", {}).items():
         print(f"{name}: {value:.4f}")
     print(f"bundle written to {bundle}")
@@ -132,6 +183,11 @@ def cmd_score(args: argparse.Namespace) -> None:
     lineage = read_manifest(args.bundle).get("lineage", {})
     frame = read_table(args.data)
     scores = detector.decision_function(frame)
+    calibrator = detector.calibrator_
+    columns: dict[str, Any] = {"score": scores}
+    if calibrator.n_calibration:
+        columns["p_value"] = calibrator.p_values(scores)
+    columns["label"] = calibrator.decide(scores, fpr=args.fpr, fdr=args.fdr)
     if args.id_column:
         _require_columns(frame, args.id_column, "--id-column")
         ids = frame[list(args.id_column)].reset_index(drop=True)
@@ -142,10 +198,16 @@ def cmd_score(args: argparse.Namespace) -> None:
             if known
             else pd.DataFrame({"row": range(len(frame))})
         )
-    result = ids.assign(score=scores, label=(scores > detector.threshold_).astype(np.int64))
+    result = ids.assign(**columns)
     out = Path(args.out)
     _write_table(result, out)
-    print(f"scored {len(result)} rows, flagged {int(result['label'].sum())}; wrote {out}")
+    if args.fpr is not None:
+        rule = f"fpr alpha={args.fpr:g}: false-positive rate on new normal rows <= alpha"
+    elif args.fdr is not None:
+        rule = f"fdr q={args.fdr:g}: expected share of false alarms among flagged rows <= q"
+    else:
+        rule = calibrator.describe()
+    print(f"scored {len(result)} rows, flagged {int(result['label'].sum())} ({rule}); wrote {out}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -164,9 +226,12 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(f"params:        {params}")
     print(f"training data: {training['rows']} rows, fingerprint {training['fingerprint'][:23]}")
     threshold = manifest["threshold"]
+    rule = threshold.get("rule", "contamination")
+    level = threshold.get("level", threshold.get("contamination"))
     print(
-        f"threshold:     {threshold['value']:.6g} ({threshold['method']}, "
-        f"contamination {threshold['contamination']})"
+        f"threshold:     {float(threshold['value']):.6g} ({rule}"
+        + ("" if level is None else f" {level:g}")
+        + f"; {threshold.get('calibration_rows', 0)} calibration rows)"
     )
     print("input columns:")
     for column in manifest["input_schema"]["columns"]:
@@ -220,6 +285,7 @@ def cmd_bench_tabular(args: argparse.Namespace) -> None:
         timeout=args.timeout,
         max_train_rows=args.max_train_rows,
         threads=args.threads,
+        calibration_size=_read_calibration_size(args.calibration_size),
         fresh=args.fresh,
         command=shlex.join(["deepad", *getattr(args, "argv", [])]),
     )
@@ -308,6 +374,14 @@ def _add_bench(commands: Any) -> None:
         help=f"torch (and BLAS) threads per job (default: all {os.cpu_count()} CPUs)",
     )
     tabular.add_argument(
+        "--calibration-size",
+        default="auto",
+        metavar="N|FRACTION|auto",
+        help="training rows deepad's detectors hold out to calibrate p-values, as in "
+        "`deepad fit` (default: auto); 0 fits them on every row, as PyOD's peers are, "
+        "and leaves the threshold columns empty",
+    )
+    tabular.add_argument(
         "--out",
         default="bench-results",
         metavar="DIR",
@@ -360,13 +434,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="column to leave out (ids, timestamps), repeatable; "
         "`deepad score` writes these as row ids",
     )
+    fit.add_argument(
+        "--calibration-size",
+        default="auto",
+        metavar="N|FRACTION|auto",
+        help="training rows held out to calibrate p-values and thresholds: a count, a "
+        "fraction, or auto (20%%, at most 2000); 0 for none (default: auto)",
+    )
+    _add_threshold_options(fit, "saved in the bundle:")
     fit.set_defaults(func=cmd_fit)
 
     score = commands.add_parser("score", help="score a table with a saved bundle")
     score.add_argument("bundle", help="bundle directory written by `deepad fit`")
     score.add_argument("data", help="data to score, .csv or .parquet")
     score.add_argument(
-        "--out", required=True, help="output file, .csv or .parquet: ids, score, label"
+        "--out",
+        required=True,
+        help="output file, .csv or .parquet: ids, score, p_value (when calibrated), label",
     )
     score.add_argument(
         "--id-column",
@@ -376,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="column(s) to copy as row ids (default: the columns excluded at "
         "fit time, or row numbers)",
     )
+    _add_threshold_options(score, "for this file, instead of the bundle's rule:")
     score.set_defaults(func=cmd_score)
 
     info = commands.add_parser("info", help="describe a saved bundle")

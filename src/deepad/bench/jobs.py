@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from deepad.bench.datasets import FitData
 from deepad.bench.detectors import Factory, learns_from_labels, make_detector
+from deepad.bench.thresholds import threshold_metrics
+from deepad.core.base import BaseDetector
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class JobResult:
     n_features: int | None = None
     error: str = ""
     wall_seconds: float = 0.0
+    #: realised FPR / recall / FDP at the asked-for rates (``deepad.bench.thresholds``)
+    thresholds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +93,10 @@ class JobResult:
             "n_test": "" if self.n_test is None else self.n_test,
             "n_features": "" if self.n_features is None else self.n_features,
             "error": self.error,
+            **{
+                name: rounded(value, 6) if isinstance(value, float) else value
+                for name, value in self.thresholds.items()
+            },
         }
 
 
@@ -98,19 +106,28 @@ def describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
-def evaluate(job: Job, data: FitData, factory: Factory = make_detector) -> dict[str, Any]:
+def evaluate(
+    job: Job,
+    data: FitData,
+    factory: Factory = make_detector,
+    calibration_size: int | float | str = "auto",
+) -> dict[str, Any]:
     """Build, fit and score one detector in this process; metrics on the test rows.
 
     Detectors that declare ``uses_labels`` get ``fit(X, y_fit)`` when the setting has
-    labels; every other detector gets ``fit(X)``. Exceptions propagate; non-finite scores
-    are returned as a failure.
+    labels; every other detector gets ``fit(X)``. deepad's detectors also get
+    ``calibration_size`` (the rows they hold out of training to calibrate p-values).
+    Exceptions propagate; non-finite scores are returned as a failure.
     """
     estimator = factory(job.detector, job.seed, data.n_features)
+    fit_params = (
+        {"calibration_size": calibration_size} if isinstance(estimator, BaseDetector) else {}
+    )
     start = time.perf_counter()
     if data.y_fit is not None and learns_from_labels(estimator):
-        estimator.fit(data.X_fit, data.y_fit)
+        estimator.fit(data.X_fit, data.y_fit, **fit_params)
     else:
-        estimator.fit(data.X_fit)
+        estimator.fit(data.X_fit, **fit_params)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     scores = np.asarray(estimator.decision_function(data.X_test), dtype=np.float64).ravel()
@@ -129,6 +146,7 @@ def evaluate(job: Job, data: FitData, factory: Factory = make_detector) -> dict[
         "status": "ok",
         "auroc": float(roc_auc_score(data.y_test, scores)),
         "auprc": float(average_precision_score(data.y_test, scores)),
+        "thresholds": threshold_metrics(estimator, scores, data.y_test),
         **timings,
     }
 
@@ -180,6 +198,7 @@ def _child(
     factory: Factory,
     threads: int | None,
     log_path: Path | None,
+    calibration_size: int | float | str,
 ) -> None:
     """Child process body: run the job and send back one dict, whatever happens."""
     _exit_with_parent(lifeline)
@@ -187,7 +206,7 @@ def _child(
         if log_path is not None:
             _redirect_output(log_path, job)
         limiter = _limit_threads(threads)
-        message = evaluate(job, data, factory)
+        message = evaluate(job, data, factory, calibration_size)
         del limiter
     except Exception as exc:
         message = {"status": "failed", "error": describe_exception(exc)}
@@ -222,6 +241,7 @@ def run_job(
     timeout: float = 600.0,
     threads: int | None = None,
     log_path: str | Path | None = None,
+    calibration_size: int | float | str = "auto",
 ) -> JobResult:
     """Run ``job`` in a child process; never raises for the detector's sake.
 
@@ -250,6 +270,7 @@ def run_job(
             factory,
             threads,
             None if log_path is None else Path(log_path),
+            calibration_size,
         ),
         name=f"deepad-bench-{job.detector}",
     )
@@ -296,6 +317,7 @@ def run_job(
         fit_seconds=message.get("fit_seconds"),
         score_seconds=message.get("score_seconds"),
         error=message.get("error", ""),
+        thresholds=message.get("thresholds", {}),
         wall_seconds=time.perf_counter() - start,
         **sizes,
     )

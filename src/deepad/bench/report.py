@@ -26,6 +26,8 @@ import pandas as pd
 
 from deepad.bench.protocol import SETTINGS
 from deepad.bench.store import KEY, environment, read_invocations, read_runs
+from deepad.bench.thresholds import ALPHAS, FDR_Q
+from deepad.bench.thresholds import COLUMNS as THRESHOLD_COLUMNS
 
 SUMMARY = "summary.md"
 PER_DATASET = "per_dataset.csv"
@@ -56,6 +58,7 @@ def per_dataset(runs: pd.DataFrame) -> pd.DataFrame:
         "dataset", "setting", "detector", "seeds_run", "seeds_ok", "complete",
         "auroc_mean", "auroc_std", "auprc_mean", "auprc_std",
         "fit_seconds_median", "score_seconds_median", "n_train", "n_train_used",
+        *THRESHOLD_COLUMNS,
     ]  # fmt: skip
     if runs.empty:
         return pd.DataFrame(columns=columns)
@@ -75,6 +78,7 @@ def per_dataset(runs: pd.DataFrame) -> pd.DataFrame:
         auprc_std=("auprc", lambda s: float(np.std(s))),
         fit_seconds_median=("fit_seconds", "median"),
         score_seconds_median=("score_seconds", "median"),
+        **{column: (column, "mean") for column in THRESHOLD_COLUMNS},  # over seeds
     )
     frame = frame.join(stats).reset_index().join(expected, on=["dataset", "setting"])
     frame["seeds_ok"] = frame["seeds_ok"].fillna(0).astype(int)
@@ -250,6 +254,71 @@ def _per_dataset_section(setting: str, table: pd.DataFrame, order: list[str]) ->
     ]
 
 
+def thresholds_board(table: pd.DataFrame, setting: str) -> pd.DataFrame:
+    """Per detector: realised FPR and recall at each asked-for rate, and FDR, over datasets.
+
+    Each dataset first averaged over seeds (complete rows only, as for AUROC); ``worst``
+    is the highest dataset mean, ``over`` the datasets whose mean FPR exceeds twice the
+    rate asked for. Detectors without threshold metrics are left out.
+    """
+    rows = table[(table["setting"] == setting) & table["complete"]]
+    rows = rows.dropna(subset=[f"fpr_{ALPHAS[0][1]}"])
+    records = []
+    for detector, group in rows.groupby("detector"):
+        record: dict[str, Any] = {"detector": detector, "datasets": len(group)}
+        for alpha, tag in ALPHAS:
+            fpr = group[f"fpr_{tag}"]
+            record[f"fpr_{tag}"] = fpr.mean()
+            record[f"worst_{tag}"] = fpr.max()
+            record[f"over_{tag}"] = int((fpr > 2 * alpha).sum())
+            record[f"recall_{tag}"] = group[f"recall_{tag}"].mean()
+        record["fdp_10"] = group["fdp_10"].mean()
+        record["recall_fdr_10"] = group["recall_fdr_10"].mean()
+        record["n_calibration"] = group["n_calibration"].median()
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def _thresholds_section(setting: str, board: pd.DataFrame) -> list[str]:
+    if board.empty:
+        return []
+    header = ["detector", "datasets"]
+    for alpha, _ in ALPHAS:
+        rate = f"{alpha:.0%}"
+        header += [f"FPR @{rate}", "worst", f"> {2 * alpha:.0%}", f"recall @{rate}"]
+    header += [f"FDR @q={FDR_Q:g}", "recall", "calib. rows"]
+    body = []
+    for r in board.sort_values("detector").to_dict("records"):
+        line = [r["detector"], r["datasets"]]
+        for _, tag in ALPHAS:
+            line += [
+                _num(r[f"fpr_{tag}"], 4),
+                _num(r[f"worst_{tag}"], 3),
+                r[f"over_{tag}"],
+                _num(r[f"recall_{tag}"], 3),
+            ]
+        line += [
+            _num(r["fdp_10"], 3),
+            _num(r["recall_fdr_10"], 3),
+            "—" if pd.isna(r["n_calibration"]) else f"{r['n_calibration']:.0f}",
+        ]
+        body.append(line)
+    return [
+        f"### {setting}: decisions at a stated error rate",
+        "",
+        "Realised false-positive rate (share of normal test rows flagged) and recall when "
+        "asked for 1% and 5%: deepad flags conformal p-value <= alpha, PyOD peers flag by "
+        "their `contamination = alpha` training quantile. Means over datasets (each first "
+        "averaged over seeds); `worst` is the highest dataset mean, `> 2%` (`> 10%`) counts "
+        "datasets over twice the rate asked for. FDR: share of false alarms among the rows "
+        f"Benjamini-Hochberg flags at q = {FDR_Q:g} over each test set (deepad only); "
+        "`calib. rows`: median calibration rows.",
+        "",
+        *_table(header, body),
+        "",
+    ]
+
+
 def _subsampled_section(runs: pd.DataFrame) -> list[str]:
     used = runs.dropna(subset=["n_train", "n_train_used"])
     used = used[used["n_train_used"] < used["n_train"]]
@@ -307,6 +376,11 @@ def write_summary(out_dir: str | Path) -> Path:
     boards = {s: leaderboard(table, runs, s) for s in _setting_order(runs["setting"].tolist())}
     for setting, board in boards.items():
         lines += _leaderboard_section(setting, board)
+    threshold_lines = []
+    for setting in boards:
+        threshold_lines += _thresholds_section(setting, thresholds_board(table, setting))
+    if threshold_lines:
+        lines += ["## Thresholds", "", *threshold_lines]
     lines += ["## AUROC per dataset", ""]
     for setting, board in boards.items():
         lines += _per_dataset_section(setting, table, board["detector"].tolist())

@@ -44,6 +44,8 @@ class BenchConfig:
     max_train_rows: int | None = 100_000
     #: torch threads per job; None = os.cpu_count()
     threads: int | None = None
+    #: rows deepad's detectors hold out for calibration (``fit(calibration_size=...)``)
+    calibration_size: int | float | str = "auto"
     fresh: bool = False
     #: the command line, recorded in the summary
     command: str = ""
@@ -262,6 +264,7 @@ def _run_pending(
                 timeout=config.timeout,
                 threads=threads,
                 log_path=out_dir / LOG,
+                calibration_size=config.calibration_size,
             )
             writer.append(result.row())
             echo(_progress_line(index, len(pending), result, widths))

@@ -23,11 +23,13 @@ from typing import Any
 
 import pandas as pd
 
+from deepad.bench.thresholds import COLUMNS as THRESHOLD_COLUMNS
+
 RUNS = "runs.csv"
 INVOCATIONS = "invocations.jsonl"
 
-#: runs.csv columns, in order
-COLUMNS: tuple[str, ...] = (
+#: runs.csv columns before the threshold metrics were added (still read, and migrated)
+LEGACY_COLUMNS: tuple[str, ...] = (
     "dataset",
     "setting",
     "detector",
@@ -43,6 +45,8 @@ COLUMNS: tuple[str, ...] = (
     "n_features",
     "error",
 )
+#: runs.csv columns, in order: the legacy ones, then realised FPR / recall / FDP
+COLUMNS: tuple[str, ...] = (*LEGACY_COLUMNS, *THRESHOLD_COLUMNS)
 
 #: the columns that identify a job
 KEY: tuple[str, ...] = ("dataset", "setting", "detector", "seed")
@@ -62,11 +66,11 @@ def read_runs(out_dir: str | Path) -> pd.DataFrame:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
-        if header != list(COLUMNS):
+        if header not in (list(COLUMNS), list(LEGACY_COLUMNS)):
             raise ValueError(f"{path} does not have deepad bench's columns {list(COLUMNS)}")
-        rows = [row for row in reader if len(row) == len(COLUMNS)]  # drop rows cut short
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    for column in ("auroc", "auprc", "fit_seconds", "score_seconds"):
+        rows = [row for row in reader if len(row) == len(header)]  # drop rows cut short
+    frame = pd.DataFrame(rows, columns=header).reindex(columns=list(COLUMNS), fill_value="")
+    for column in ("auroc", "auprc", "fit_seconds", "score_seconds", *THRESHOLD_COLUMNS):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     for column in ("seed", "n_train", "n_train_used", "n_test", "n_features"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
@@ -96,7 +100,10 @@ class RunsWriter:
                 header = handle.readline().decode("utf-8", "replace").strip()
                 handle.seek(-1, os.SEEK_END)
                 ends_cleanly = handle.read(1) == b"\n"
-            if header.split(",") != list(COLUMNS):
+            if header.split(",") == list(LEGACY_COLUMNS):
+                _migrate(path)
+                ends_cleanly = True
+            elif header.split(",") != list(COLUMNS):
                 raise ValueError(
                     f"{path} has other columns than deepad bench writes; "
                     "use another --out or --fresh"
@@ -123,6 +130,20 @@ class RunsWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _migrate(path: Path) -> None:
+    """Rewrite a legacy runs.csv with today's columns (the new cells empty), atomically."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = [dict(zip(header, row, strict=True)) for row in reader if len(row) == len(header)]
+    staging = path.with_name(path.name + ".migrating")
+    with staging.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    staging.replace(path)
 
 
 def start_fresh(out_dir: str | Path) -> None:

@@ -3,9 +3,10 @@
 A bundle is a directory with two files:
 
 - ``manifest.json``: format version, deepad version, detector class and params, the
-  input schema and preprocessing state, the threshold, model metadata, a fingerprint and
-  row count of the training data, lineage, metrics, created-at, and the SHA-256 of
-- ``weights.safetensors``: every array the detector learned.
+  input schema and preprocessing state, the threshold rule and level, model metadata, a
+  fingerprint and row count of the training data, lineage, metrics, created-at, and the
+  SHA-256 of
+- ``weights.safetensors``: every array the detector learned, and the calibration scores.
 
 Loading instantiates only classes from deepad's registry and never unpickles; a missing
 file, a weights hash that does not match the manifest, or a format newer than this
@@ -26,12 +27,14 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from deepad._version import __version__
+from deepad.calibrate import Calibrator
 from deepad.core.base import BaseDetector
 from deepad.models import DETECTORS
 from deepad.preprocess.tabular import TabularPreprocessor
 
 FORMAT = "deepad-bundle"
-FORMAT_VERSION = 1
+#: 2 added the calibration state (rule, level, calibration scores); 1 is still read
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 
@@ -80,6 +83,9 @@ def save_bundle(
     meta, model_arrays = detector._export_model()
     arrays = {f"model.{name}": np.ascontiguousarray(a) for name, a in model_arrays.items()}
     arrays["decision_scores_"] = np.ascontiguousarray(detector.decision_scores_)
+    calibration, calibration_arrays = detector.calibrator_.state()
+    for name, values in calibration_arrays.items():
+        arrays[f"calibration.{name}"] = np.ascontiguousarray(values)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".deepad-", dir=target.parent))
     try:
@@ -96,11 +102,7 @@ def save_bundle(
             },
             "input_schema": detector.preprocessor_.to_dict(),
             "model_state": _jsonable(meta, "model_state"),
-            "threshold": {
-                "method": "contamination_quantile",
-                "contamination": detector.contamination,
-                "value": detector.threshold_,
-            },
+            "threshold": {**calibration, "contamination": detector.contamination},
             "training_data": {
                 "rows": detector.training_rows_,
                 "columns": [str(c) for c in detector.feature_names_in_],
@@ -118,6 +120,22 @@ def save_bundle(
         if staging.exists():
             shutil.rmtree(staging)
     return target
+
+
+def _read_calibrator(threshold: dict[str, Any], arrays: dict[str, np.ndarray]) -> Calibrator:
+    """The saved calibrator; format-1 bundles had only PyOD's contamination quantile."""
+    if "rule" not in threshold:
+        value = float(threshold["value"])
+        return Calibrator(np.empty(0), "contamination", threshold["contamination"], value)
+    calibration_arrays = {
+        key.removeprefix("calibration."): value
+        for key, value in arrays.items()
+        if key.startswith("calibration.")
+    }
+    try:
+        return Calibrator.from_state(threshold, calibration_arrays)
+    except ValueError as exc:
+        raise BundleError(f"the bundle's threshold state is invalid: {exc}") from exc
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
@@ -183,7 +201,8 @@ def load(path: str | Path) -> BaseDetector:
             if key.startswith("model.")
         }
         detector._import_model(manifest["model_state"], model_arrays)
-        detector.threshold_ = float(manifest["threshold"]["value"])
+        detector.calibrator_ = _read_calibrator(manifest["threshold"], arrays)
+        detector.threshold_ = detector.calibrator_.threshold
     except (KeyError, TypeError) as exc:
         raise BundleError(f"bundle {bundle} is malformed: missing or invalid {exc}") from exc
     return detector

@@ -15,6 +15,7 @@ new rows (k-NN excludes each row from its own neighbours).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,8 +23,14 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from deepad.calibrate.calibrator import CalibrationWarning, Calibrator
+from deepad.calibrate.split import calibration_split
 from deepad.io.tables import as_table
-from deepad.preprocess.tabular import TabularPreprocessor, fingerprint_table
+from deepad.preprocess.tabular import (
+    MissingValueWarning,
+    TabularPreprocessor,
+    fingerprint_table,
+)
 
 
 class BaseDetector(BaseEstimator):
@@ -44,27 +51,68 @@ class BaseDetector(BaseEstimator):
     requires_labels: ClassVar[bool] = False
 
     # ------------------------------------------------------------ contract
-    def fit(self, X: Any, y: Any = None) -> BaseDetector:
-        """Learn normal behaviour from ``X``.
+    def fit(self, X: Any, y: Any = None, *, calibration_size: int | float | str = "auto") -> Any:
+        """Learn normal behaviour from ``X``, holding out calibration rows for p-values.
 
         ``y`` (optional) labels rows: 1 = known anomaly, 0 = known normal, -1 = unknown.
         Semi-supervised detectors (``uses_labels``) learn from it; unsupervised ones ignore
-        it (for the one-class setting, fit them on the rows known to be normal).
+        it (for the one-class setting, fit them on the rows known to be normal). Rows
+        labelled 1 are never used for calibration.
+
+        ``calibration_size`` rows (``"auto"``: 20% of the rows, at most 2,000; a fraction;
+        a count; or 0 for none) are drawn at random and kept out of training; their scores
+        make the conformal p-values, and ``predict`` then flags rows with p-value <=
+        ``contamination``: at most that share of new normal rows, if the calibration rows
+        were normal. With ``calibration_size=0`` the threshold is PyOD's in-sample
+        ``1 - contamination`` quantile until :meth:`calibrate` is called.
         """
         self._check_params()
         table = as_table(X)
         labels = None if y is None else _check_labels(y, len(table))
-        preprocessor = TabularPreprocessor().fit(table)
-        features = preprocessor.transform(table)
+        known_anomalies = None if labels is None else labels == 1
+        fit_rows, calibration_rows = calibration_split(
+            len(table),
+            known_anomalies if self.uses_labels else None,  # theirs are too few to spare
+            calibration_size,
+            self._split_seed(),
+        )
+        fit_table = table.iloc[fit_rows]
+        preprocessor = TabularPreprocessor().fit(fit_table)
+        features = preprocessor.transform(fit_table)
         self.preprocessor_ = preprocessor
         self.n_features_in_ = table.shape[1]
         self.feature_names_in_ = np.asarray(table.columns, dtype=object)
         self.training_rows_ = len(table)
         self.training_fingerprint_ = fingerprint_table(table)
-        self._fit_features(features, labels if self.uses_labels else None)
-        scores = self._training_scores(features)
-        self.decision_scores_ = np.asarray(scores, dtype=np.float64)
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        fit_labels = labels[fit_rows] if self.uses_labels and labels is not None else None
+        try:
+            self._fit_features(features, fit_labels)
+        except ValueError as exc:  # e.g. "needs more rows": say where the missing rows went
+            if not len(calibration_rows):
+                raise
+            raise ValueError(
+                f"{exc} ({len(calibration_rows)} of the {len(table)} rows were held out for "
+                "calibration; pass a smaller calibration_size, or 0)"
+            ) from exc
+        scores = np.empty(len(table), dtype=np.float64)
+        scores[fit_rows] = self._training_scores(features)
+        if len(calibration_rows):
+            with warnings.catch_warnings():  # gaps there are reported when scoring, not here
+                warnings.simplefilter("ignore", MissingValueWarning)
+                calibration_features = preprocessor.transform(table.iloc[calibration_rows])
+            scores[calibration_rows] = self._score_features(calibration_features)
+        self.decision_scores_ = scores
+        if known_anomalies is not None:
+            calibration_rows = calibration_rows[~known_anomalies[calibration_rows]]
+        self.calibrator_ = Calibrator(scores[calibration_rows])
+        if len(calibration_rows):
+            self._warn_if_unreachable(self.contamination)
+            self.calibrator_.set_rule("fpr", float(self.contamination))
+        else:
+            self.calibrator_.set_rule(
+                "contamination", float(self.contamination), training_scores=scores
+            )
+        self.threshold_ = self.calibrator_.threshold
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
@@ -73,13 +121,117 @@ class BaseDetector(BaseEstimator):
         features = self.preprocessor_.transform(X)
         return np.asarray(self._score_features(features), dtype=np.float64)
 
-    def predict(self, X: Any) -> np.ndarray:
-        """1 for rows scoring above the fitted threshold, else 0 (int64)."""
-        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+    def predict(self, X: Any, *, fpr: float | None = None, fdr: float | None = None) -> np.ndarray:
+        """1 for flagged rows, else 0 (int64), by the active threshold rule.
 
-    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
-        """Fit, then return the 0/1 labels of the training rows."""
-        return (self.fit(X, y).decision_scores_ > self.threshold_).astype(np.int64)
+        ``fpr=alpha`` flags rows with conformal p-value <= alpha for this call; ``fdr=q``
+        applies Benjamini-Hochberg to this batch's p-values, so that the expected share of
+        false alarms among the flagged rows is at most q. See :meth:`set_threshold`.
+        """
+        scores = self.decision_function(X)  # checks fitted first
+        return self.calibrator_.decide(scores, fpr=fpr, fdr=fdr)
+
+    def fit_predict(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """Fit, then return the 0/1 labels of the training rows (by the active rule)."""
+        self.fit(X, y, **fit_params)
+        return (self.decision_scores_ > self.threshold_).astype(np.int64)
+
+    def p_values(self, X: Any) -> np.ndarray:
+        """Conformal p-value per row: the share of calibration rows scoring at least as high.
+
+        Small means unusual. On a new normal row, ``P(p <= alpha) <= alpha`` for every
+        alpha when the calibration rows were normal and unseen by training.
+        """
+        self._check_fitted()
+        return self.calibrator_.p_values(self.decision_function(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``(n, 2)`` array: column 1 is "how unusual" = 1 - p-value, column 0 the p-value.
+
+        Column 1 is the share of calibration rows this row outscores; it is not the
+        probability that the row is an anomaly, which would need the base rate of anomalies.
+        """
+        p = self.p_values(X)
+        return np.column_stack([p, 1.0 - p])
+
+    def calibrate(self, X: Any, y: Any = None) -> Any:
+        """Replace the calibration rows with ``X`` (rows this detector never trained on).
+
+        Rows labelled 1 in ``y`` are left out. The active rule is kept and its threshold
+        recomputed on the new scores, e.g. after fitting with ``calibration_size=0`` or to
+        calibrate on a vetted clean sample.
+        """
+        self._check_fitted()
+        scores = self.decision_function(X)
+        if y is not None:
+            scores = scores[_check_labels(y, len(scores)) != 1]
+        if scores.size == 0:
+            raise ValueError("calibrate needs at least one row not labelled 1")
+        old = self.calibrator_
+        self.calibrator_ = Calibrator(scores)
+        if old.rule in ("fpr", "fdr", "evt"):
+            self.calibrator_.set_rule(old.rule, old.level)
+            if old.rule != "evt":
+                self._warn_if_unreachable(old.level)
+        else:  # contamination, score and best_f1 thresholds do not depend on calibration rows
+            self.calibrator_.rule, self.calibrator_.level = old.rule, old.level
+            self.calibrator_.threshold = old.threshold
+        self.threshold_ = self.calibrator_.threshold
+        return self
+
+    def set_threshold(
+        self,
+        *,
+        fpr: float | None = None,
+        fdr: float | None = None,
+        contamination: float | None = None,
+        evt: float | None = None,
+        best_f1: tuple[Any, Any] | None = None,
+        score: float | None = None,
+    ) -> Any:
+        """Choose the rule ``predict`` uses; give exactly one.
+
+        ``fpr=alpha``: p-value <= alpha (false-positive rate on new normal rows <= alpha).
+        ``fdr=q``: Benjamini-Hochberg over each predicted batch. ``contamination=c``: PyOD's
+        ``1 - c`` quantile of the training scores. ``evt=q``: peaks-over-threshold estimate
+        of the ``1 - q`` quantile of the calibration scores, for q finer than they resolve.
+        ``best_f1=(X, y)``: the F1-maximising threshold on labelled rows. ``score=t``: flag
+        scores above t.
+        """
+        self._check_fitted()
+        given = {
+            name: value
+            for name, value in {
+                "fpr": fpr,
+                "fdr": fdr,
+                "contamination": contamination,
+                "evt": evt,
+                "best_f1": best_f1,
+                "score": score,
+            }.items()
+            if value is not None
+        }
+        if len(given) != 1:
+            raise ValueError(
+                "set_threshold takes exactly one of fpr, fdr, contamination, evt, best_f1, "
+                f"score; got {sorted(given) or 'none'}"
+            )
+        (rule, level), context = next(iter(given.items())), {}
+        if rule == "contamination":
+            context["training_scores"] = self.decision_scores_
+        elif rule == "evt":
+            context["training_scores"] = self.decision_scores_
+        elif rule == "best_f1":
+            if not isinstance(level, (tuple, list)) or len(level) != 2:
+                raise ValueError("best_f1 takes a pair (X, y) of labelled rows")
+            X_labelled, y_labelled = level
+            context["labelled"] = (self.decision_function(X_labelled), np.asarray(y_labelled))
+            level = None
+        self.calibrator_.set_rule(rule, level, **context)
+        if rule in ("fpr", "fdr"):
+            self._warn_if_unreachable(level)
+        self.threshold_ = self.calibrator_.threshold
+        return self
 
     def save(self, path: str | Path, **lineage: Any) -> Path:
         """Write this fitted detector as a bundle directory; see ``deepad.load``."""
@@ -114,6 +266,25 @@ class BaseDetector(BaseEstimator):
         if not hasattr(self, "threshold_"):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call fit(X) before scoring"
+            )
+
+    def _split_seed(self) -> int | None:
+        """Seed of the calibration split: ``random_state`` when the detector has one, else 0."""
+        if "random_state" not in self._get_param_names():
+            return 0
+        return None if self.random_state is None else self._seed()
+
+    def _warn_if_unreachable(self, alpha: float | None) -> None:
+        """Warn when ``alpha`` is finer than the calibration rows can resolve."""
+        calibrator = self.calibrator_
+        if alpha is not None and calibrator.n_calibration and alpha < calibrator.smallest_p_value:
+            warnings.warn(
+                f"{calibrator.n_calibration} calibration rows give p-values no smaller than "
+                f"1/{calibrator.n_calibration + 1} = {calibrator.smallest_p_value:.3g}, so a level "
+                f"of {alpha:g} flags nothing; hold out more rows (calibration_size), call "
+                "calibrate() with more normal rows, or use set_threshold(evt=...)",
+                CalibrationWarning,
+                stacklevel=3,
             )
 
     def _seed(self) -> int:
