@@ -334,3 +334,51 @@ def test_evt_rule_extrapolates_beyond_the_calibration_rows() -> None:
     new = det.decision_function(rng.standard_normal((200_000, 3)))
     assert 1e-5 < (new > det.threshold_).mean() < 1e-3
     assert "no finite-sample promise" in det.calibrator_.describe()
+
+
+def test_label_trimming_the_calibration_rows_restores_recall() -> None:
+    """Fitted on rows with 10% anomalies, the calibration rows hold anomalies too and the
+    5% threshold sits among them; labelling the 100 highest-scoring calibration rows and
+    recalibrating without the anomalies found there brings recall back, FPR still <= 5%."""
+    rng = np.random.default_rng(4)
+
+    def scattered(n: int) -> np.ndarray:  # anomalies far out, in every direction
+        directions = rng.standard_normal((n, 4))
+        return 6.0 * directions / np.linalg.norm(directions, axis=1, keepdims=True)
+
+    X = rng.standard_normal((3000, 4))
+    y = np.zeros(3000, dtype=int)
+    y[:300] = 1
+    X[:300] = scattered(300)
+    det = build_detector("KNN", contamination=0.05).fit(X)  # unsupervised: y unseen
+    new_normal, new_anomalies = rng.standard_normal((4000, 4)), scattered(400)
+    before = det.predict(new_anomalies).mean()
+
+    rows = det.calibration_rows_
+    assert len(rows) == 600
+    top = rows[np.argsort(-det.decision_scores_[rows])[:100]]
+    reviewed = np.where(np.isin(rows, top), y[rows], 0)  # the analyst labels the top 100
+    det.calibrate(X[rows], reviewed)
+    assert det.calibrator_.n_calibration == 600 - reviewed.sum()
+    after = det.predict(new_anomalies).mean()
+    assert before < 0.5 < after
+    assert det.predict(new_normal).mean() <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 4000)
+
+
+def test_fpr_spread_matches_repeated_calibration_draws() -> None:
+    """One fit's false-positive rate varies with its calibration rows as Beta(k, m+1-k)."""
+    from scipy.stats import norm
+
+    from deepad.calibrate.conformal import fpr_spread
+
+    rng = np.random.default_rng(6)
+    m, alpha = 49, 0.1
+    rates = np.array(
+        [norm.sf(conformal_threshold(rng.standard_normal(m), alpha)) for _ in range(4000)]
+    )
+    low, high = fpr_spread(m, alpha)
+    assert ((rates >= low) & (rates <= high)).mean() == pytest.approx(0.9, abs=0.02)
+    assert rates.mean() == pytest.approx(0.1, abs=0.005)
+    assert fpr_spread(10, 0.01) == (0.0, 0.0)
+    narrow = fpr_spread(2000, alpha)
+    assert narrow[1] - narrow[0] < 0.03

@@ -92,9 +92,18 @@ def run_demo(out: str | Path, log: Callable[[str], None] = print) -> DemoResult:
         {
             "sample_id": table.loc[test_x.index[order], "sample_id"].to_numpy(),
             "score": test_scores[order],
-            "flagged": (test_scores[order] > model.threshold_).astype(int),
+            "p_value": model.calibrator_.p_values(test_scores[order]),
+            "flagged": model.calibrator_.decide(test_scores[order]),
             "malignant": test_y[order],
         }
+    )
+    flags = model.calibrator_.decide(test_scores)
+    benign, malignant = flags[test_y == 0], flags[test_y == 1]
+    log(f"decision rule: {model.calibrator_.describe()}")
+    log(
+        f"  held-out rows flagged: {benign.sum()} of {benign.size} benign "
+        f"({benign.mean():.1%}), {malignant.sum()} of {malignant.size} malignant "
+        f"(p-values from {model.calibrator_.n_calibration} benign rows held out of training)"
     )
     log("five most anomalous held-out rows (AutoEncoder):")
     for line in top.to_string(index=False, float_format=lambda v: f"{v:.3f}").splitlines():

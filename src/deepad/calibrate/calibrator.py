@@ -17,6 +17,7 @@ from deepad.calibrate.conformal import (
     as_scores,
     conformal_p_values,
     conformal_threshold,
+    fpr_spread,
     smallest_p_value,
 )
 from deepad.calibrate.fdr import benjamini_hochberg
@@ -100,7 +101,14 @@ class Calibrator:
             "best_f1": "best F1 on the labelled rows it was chosen on",
             "score": "a fixed score threshold",
         }[self.rule]
-        return f"{self.rule} {level}".strip() + f": {promise}"
+        text = f"{self.rule} {level}".strip() + f": {promise}"
+        if self.rule == "fpr" and self.n_calibration:
+            low, high = fpr_spread(self.n_calibration, self.level)
+            text += (
+                f" on average; with {self.n_calibration} calibration rows one fit's rate "
+                f"lies in {low:.2%}-{high:.2%} for 90% of draws"
+            )
+        return text
 
     # ------------------------------------------------------------ setting
     def rule_threshold(

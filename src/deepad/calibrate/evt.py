@@ -469,6 +469,9 @@ class SPOT:
             "gamma": self.gamma_,
             "sigma": self.sigma_,
             "fitted_peaks": self.fitted_peaks_,
+            # kept as it is: it moves with each peak, not with every score, so recomputing
+            # it from n would give a slightly different stream after a resume
+            "threshold": self.threshold_,
         }
         arrays = {"peaks": self.peaks_.copy(), "peak_limits": self.peak_limits_.copy()}
         return meta, arrays
@@ -506,7 +509,9 @@ class SPOT:
         spot.n_, spot.n_initial_, spot.fitted_peaks_ = n, n_initial, fitted
         spot.gamma_ = _as_number(meta["gamma"], "gamma")
         spot.sigma_ = _as_number(meta["sigma"], "sigma")
-        spot.threshold_ = spot._z_q()
+        spot.threshold_ = (
+            _as_number(meta["threshold"], "threshold") if "threshold" in meta else spot._z_q()
+        )
         return spot
 
     def __repr__(self) -> str:

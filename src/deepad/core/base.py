@@ -37,8 +37,8 @@ class BaseDetector(BaseEstimator):
     """Base class of all detectors: fit, decision_function, predict, save.
 
     Scores follow PyOD's convention (higher = more anomalous). ``predict`` flags rows
-    whose score exceeds ``threshold_``, the ``1 - contamination`` quantile of the
-    training scores.
+    whose score exceeds ``threshold_``, set by the calibrator's active rule (by default:
+    conformal p-value <= ``contamination``; see :meth:`set_threshold`).
     """
 
     #: what one row of input is; recorded in bundles so loaders need no hints
@@ -65,6 +65,7 @@ class BaseDetector(BaseEstimator):
         ``contamination``: at most that share of new normal rows, if the calibration rows
         were normal. With ``calibration_size=0`` the threshold is PyOD's in-sample
         ``1 - contamination`` quantile until :meth:`calibrate` is called.
+        ``calibration_rows_`` holds the positions in ``X`` of the rows that calibrate.
         """
         self._check_params()
         table = as_table(X)
@@ -104,6 +105,7 @@ class BaseDetector(BaseEstimator):
         self.decision_scores_ = scores
         if known_anomalies is not None:
             calibration_rows = calibration_rows[~known_anomalies[calibration_rows]]
+        self.calibration_rows_ = calibration_rows
         self.calibrator_ = Calibrator(scores[calibration_rows])
         if len(calibration_rows):
             self._warn_if_unreachable(self.contamination)
@@ -158,15 +160,20 @@ class BaseDetector(BaseEstimator):
         """Replace the calibration rows with ``X`` (rows this detector never trained on).
 
         Rows labelled 1 in ``y`` are left out. The active rule is kept and its threshold
-        recomputed on the new scores, e.g. after fitting with ``calibration_size=0`` or to
-        calibrate on a vetted clean sample.
+        recomputed on the new scores, e.g. after fitting with ``calibration_size=0``, to
+        calibrate on a vetted clean sample, or to drop the anomalies an analyst found among
+        the highest-scoring calibration rows (``X_train[det.calibration_rows_]`` with their
+        labels; see the README's "Thresholds").
         """
         self._check_fitted()
         scores = self.decision_function(X)
+        kept = np.arange(len(scores))
         if y is not None:
-            scores = scores[_check_labels(y, len(scores)) != 1]
+            kept = np.flatnonzero(_check_labels(y, len(scores)) != 1)
+            scores = scores[kept]
         if scores.size == 0:
             raise ValueError("calibrate needs at least one row not labelled 1")
+        self.calibration_rows_ = kept
         old = self.calibrator_
         self.calibrator_ = Calibrator(scores)
         if old.rule in ("fpr", "fdr", "evt"):
