@@ -382,3 +382,37 @@ def test_fpr_spread_matches_repeated_calibration_draws() -> None:
     assert fpr_spread(10, 0.01) == (0.0, 0.0)
     narrow = fpr_spread(2000, alpha)
     assert narrow[1] - narrow[0] < 0.03
+
+
+def test_confidence_bounds_the_false_positive_rate_of_most_fits() -> None:
+    """fpr=alpha with confidence=c: P(FPR <= alpha) >= c over calibration draws."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(7)
+    m, alpha = 199, 0.05
+    marginal, confident = [], []
+    for _ in range(3000):
+        calibration = rng.standard_normal(m)
+        marginal.append(norm.sf(conformal_threshold(calibration, alpha)))
+        confident.append(norm.sf(conformal_threshold(calibration, alpha, confidence=0.9)))
+    marginal, confident = np.array(marginal), np.array(confident)
+    assert (marginal <= alpha).mean() < 0.7  # on average <= alpha, but often above
+    assert 0.9 <= (confident <= alpha).mean() < 0.97  # above alpha in at most 10% of fits
+    assert confident.mean() < marginal.mean()
+
+
+def test_set_threshold_with_confidence_saves_and_warns(tmp_path, normal_rows) -> None:
+    det = build_detector("KNN").fit(normal_rows, calibration_size=0.5)  # 200 rows
+    det.set_threshold(fpr=0.05, confidence=0.9)
+    calibration = det.calibrator_.calibration_scores
+    assert det.threshold_ == conformal_threshold(calibration, 0.05, confidence=0.9)
+    assert det.threshold_ > conformal_threshold(calibration, 0.05)
+    assert "at 90% confidence" in det.calibrator_.describe()
+    loaded = deepad.load(det.save(tmp_path / "m"))
+    assert (loaded.calibrator_.confidence, loaded.threshold_) == (0.9, det.threshold_)
+    with pytest.raises(ValueError, match="confidence goes with fpr only"):
+        det.set_threshold(fdr=0.1, confidence=0.9)
+    small = build_detector("KNN").fit(normal_rows[:100])  # 20 calibration rows
+    with pytest.warns(CalibrationWarning, match="at 90% confidence"):
+        small.set_threshold(fpr=0.1, confidence=0.9)
+    assert small.threshold_ == math.inf

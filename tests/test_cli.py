@@ -209,6 +209,12 @@ def test_fit_and_score_with_fpr_and_fdr(transactions: Path, tmp_path: Path, caps
     assert main(["info", str(bundle)]) == 0
     assert "fpr 0.05" in capsys.readouterr().out
 
+    strict = tmp_path / "strict"
+    args = ["fit", str(transactions), *common, "--fpr", "0.05", "--confidence", "0.9"]
+    assert main([*args, "--calibration-size", "0.5", "--out", str(strict)]) == 0
+    assert "at 90% confidence" in capsys.readouterr().out
+    assert json.loads((strict / "manifest.json").read_text())["threshold"]["confidence"] == 0.9
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
@@ -218,6 +224,7 @@ def test_fit_and_score_with_fpr_and_fdr(transactions: Path, tmp_path: Path, caps
         (["--calibration-size", "most"], "calibration-size takes 'auto'"),
         (["--calibration-size", "0", "--fpr", "0.05"], "need calibration scores"),
         (["--calibration-size", "299"], "leaving at least 2"),
+        (["--confidence", "0.9"], "--confidence goes with --fpr"),
     ],
 )
 def test_threshold_option_errors(transactions: Path, tmp_path: Path, capsys, args, message):

@@ -146,8 +146,10 @@ def cmd_fit(args: argparse.Namespace) -> None:
     # unsupervised detectors train on every row but leave rows labelled 1 out of calibration
     detector.fit(features, labels, calibration_size=_read_calibration_size(args.calibration_size))
     seconds = time.perf_counter() - start
+    if args.confidence is not None and args.fpr is None:
+        raise UsageError("--confidence goes with --fpr")
     if args.fpr is not None:
-        detector.set_threshold(fpr=args.fpr)
+        detector.set_threshold(fpr=args.fpr, confidence=args.confidence)
     elif args.fdr is not None:
         detector.set_threshold(fdr=args.fdr)
     known = labels >= 0 if labels is not None else None
@@ -424,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--label-column",
         help="label column, excluded from the features: 1 = anomaly, 0 = normal; semi-supervised "
         "detectors (DeepSAD, DevNet) learn from it and also take -1 or empty for unknown; "
-        "for the others it only records training AUROC/AUPRC in the bundle",
+        "the others train on every row and only record training AUROC/AUPRC; rows labelled "
+        "1 never calibrate the p-values",
     )
     fit.add_argument(
         "--exclude",
@@ -442,6 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
         "fraction, or auto (20%%, at most 2000); 0 for none (default: auto)",
     )
     _add_threshold_options(fit, "saved in the bundle:")
+    fit.add_argument(
+        "--confidence",
+        type=_rate,
+        metavar="C",
+        help="with --fpr: a stricter threshold whose false-positive rate is <= ALPHA for a "
+        "share C of calibration draws (e.g. 0.9), not only on average",
+    )
     fit.set_defaults(func=cmd_fit)
 
     score = commands.add_parser("score", help="score a table with a saved bundle")
@@ -487,6 +497,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv  # the command line as typed, for records such as bench summaries
     try:
         args.func(args)
+    except BrokenPipeError:  # `deepad info BUNDLE | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
     except (UsageError, ValueError, FileNotFoundError, ImportError) as exc:
         if os.environ.get("DEEPAD_DEBUG"):
             raise

@@ -44,7 +44,9 @@ class Calibrator:
     detector was fitted with ``calibration_size=0`` and never calibrated). ``rule`` is one
     of :data:`deepad.calibrate.rules.RULES`, ``level`` its alpha / q / contamination,
     ``threshold`` the score above which a row is flagged (for ``fdr``: the bound for a
-    batch of one row; a larger batch is decided by Benjamini-Hochberg).
+    batch of one row; a larger batch is decided by Benjamini-Hochberg). ``confidence``
+    (``fpr`` only, else None) makes the FPR bound hold for that share of calibration
+    draws rather than on average.
     """
 
     def __init__(
@@ -53,11 +55,13 @@ class Calibrator:
         rule: str = "score",
         level: float | None = None,
         threshold: float = math.inf,
+        confidence: float | None = None,
     ) -> None:
         self.calibration_scores = np.sort(as_scores(calibration_scores, "calibration scores"))
         self.rule = rule
         self.level = level
         self.threshold = float(threshold)
+        self.confidence = confidence
 
     # ------------------------------------------------------------ reading
     @property
@@ -93,8 +97,15 @@ class Calibrator:
     def describe(self) -> str:
         """One line: the rule, its level and what it promises."""
         level = "" if self.level is None else f"{RULES[self.rule]}={self.level:g}"
+        if self.confidence is not None:
+            level += f" at {self.confidence:.0%} confidence"
         promise = {
-            "fpr": "false-positive rate on new normal rows <= alpha",
+            "fpr": "false-positive rate on new normal rows <= alpha"
+            + (
+                " on average"
+                if self.confidence is None
+                else f" for {self.confidence:.0%} of calibration draws"
+            ),
             "fdr": "expected share of false alarms among flagged rows <= q (per batch)",
             "contamination": "flags that share of the training rows (no promise on new data)",
             "evt": "extreme-value estimate of the 1 - q score quantile (no finite-sample promise)",
@@ -103,9 +114,9 @@ class Calibrator:
         }[self.rule]
         text = f"{self.rule} {level}".strip() + f": {promise}"
         if self.rule == "fpr" and self.n_calibration:
-            low, high = fpr_spread(self.n_calibration, self.level)
+            low, high = fpr_spread(self.n_calibration, self.level, confidence=self.confidence)
             text += (
-                f" on average; with {self.n_calibration} calibration rows one fit's rate "
+                f"; with {self.n_calibration} calibration rows one fit's rate "
                 f"lies in {low:.2%}-{high:.2%} for 90% of draws"
             )
         return text
@@ -118,11 +129,14 @@ class Calibrator:
         *,
         training_scores: np.ndarray | None = None,
         labelled: tuple[np.ndarray, np.ndarray] | None = None,
+        confidence: float | None = None,
     ) -> float:
         """The score threshold ``rule`` at ``level`` gives (``fdr``: for a batch of one)."""
+        if confidence is not None and rule != "fpr":
+            raise ValueError(f"confidence goes with the fpr rule only, not {rule!r}")
         if rule in ("fpr", "fdr"):
             self._require_calibration(f"the {rule} rule")
-            return conformal_threshold(self.calibration_scores, level)
+            return conformal_threshold(self.calibration_scores, level, confidence)
         if rule == "contamination":
             if training_scores is None:
                 raise ValueError("the contamination rule needs the training scores")
@@ -145,16 +159,21 @@ class Calibrator:
             return value
         raise ValueError(f"unknown threshold rule {rule!r}; choose from {list(RULES)}")
 
-    def set_rule(self, rule: str, level: Any = None, **context: Any) -> Calibrator:
+    def set_rule(
+        self, rule: str, level: Any = None, confidence: float | None = None, **context: Any
+    ) -> Calibrator:
         """Make ``rule`` at ``level`` the active one (validated), and return self."""
+        if confidence is not None:
+            confidence = check_rate(confidence, "confidence")
         if rule in ("fpr", "fdr", "evt"):
             level = check_rate(level, {"fpr": "fpr", "fdr": "fdr", "evt": "evt q"}[rule])
         elif rule == "contamination":
             level = check_rate(level, "contamination", upper=0.5 + 1e-12)
-        threshold = self.rule_threshold(rule, level, **context)
+        threshold = self.rule_threshold(rule, level, confidence=confidence, **context)
         self.rule = rule
         self.level = None if rule in ("best_f1", "score") else float(level)
         self.threshold = threshold
+        self.confidence = confidence
         return self
 
     # ------------------------------------------------------------ bundles
@@ -165,6 +184,7 @@ class Calibrator:
             "level": self.level,
             "value": self.threshold if math.isfinite(self.threshold) else str(self.threshold),
             "calibration_rows": self.n_calibration,
+            "confidence": self.confidence,
         }
         return meta, {"calibration_scores": self.calibration_scores}
 
@@ -174,7 +194,14 @@ class Calibrator:
         rule = meta["rule"]
         if rule not in RULES:
             raise ValueError(f"unknown threshold rule {rule!r} in the bundle")
-        return cls(arrays["calibration_scores"], rule, meta["level"], float(meta["value"]))
+        confidence = meta.get("confidence")
+        return cls(
+            arrays["calibration_scores"],
+            rule,
+            meta["level"],
+            float(meta["value"]),
+            None if confidence is None else check_rate(confidence, "confidence"),
+        )
 
     def _require_calibration(self, what: str) -> None:
         if self.n_calibration == 0:

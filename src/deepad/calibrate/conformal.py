@@ -36,16 +36,23 @@ def conformal_p_values(calibration_scores: np.ndarray, scores: np.ndarray) -> np
     return np.where(np.isnan(values), np.nan, p)
 
 
-def conformal_threshold(calibration_scores: np.ndarray, alpha: float) -> float:
+def conformal_threshold(
+    calibration_scores: np.ndarray, alpha: float, confidence: float | None = None
+) -> float:
     """The score above which rows have p-value <= ``alpha`` (``+inf`` when none can).
 
     ``score > threshold`` is exactly ``p <= alpha``: with ``k = floor(alpha (m + 1)) - 1``
     calibration scores allowed at or above a flagged score, the threshold is the
     ``(k + 1)``-th largest calibration score.
+
+    With ``confidence``, the threshold is the smallest order statistic whose false-positive
+    rate is at most ``alpha`` for that share of calibration draws (training-conditional
+    validity: ``P(FPR <= alpha) >= confidence`` over the draw, instead of ``E[FPR] <=
+    alpha``; see :func:`conformal_rank`).
     """
     calibration = np.sort(as_scores(calibration_scores, "calibration scores"))
     m = calibration.size
-    allowed = math.floor(alpha * (m + 1) + 1e-9) - 1
+    allowed = conformal_rank(m, alpha, confidence) - 1
     if m == 0 or allowed < 0:
         return math.inf
     if allowed >= m:
@@ -53,7 +60,27 @@ def conformal_threshold(calibration_scores: np.ndarray, alpha: float) -> float:
     return float(calibration[m - 1 - allowed])
 
 
-def fpr_spread(n_calibration: int, alpha: float, coverage: float = 0.9) -> tuple[float, float]:
+def conformal_rank(n_calibration: int, alpha: float, confidence: float | None = None) -> int:
+    """``k``: flag scores above the k-th largest of ``n_calibration`` calibration scores.
+
+    Without ``confidence``: ``k = floor(alpha (m + 1))``, so ``E[FPR] = k / (m + 1) <=
+    alpha``. With it: the largest ``k`` whose FPR, distributed ``Beta(k, m + 1 - k)`` over
+    calibration draws, is at most ``alpha`` with probability ``confidence`` (Vovk 2012);
+    0 when even ``k = 1`` is not (too few rows).
+    """
+    k = math.floor(alpha * (n_calibration + 1) + 1e-9)
+    if confidence is None or k < 1:
+        return k
+    from scipy.stats import beta
+
+    ranks = np.arange(1, k + 1)
+    held = beta.cdf(alpha, ranks, n_calibration + 1 - ranks) >= confidence
+    return int(ranks[held][-1]) if held.any() else 0
+
+
+def fpr_spread(
+    n_calibration: int, alpha: float, coverage: float = 0.9, confidence: float | None = None
+) -> tuple[float, float]:
     """The range the false-positive rate of one fitted threshold falls in, over draws of
     ``n_calibration`` clean calibration rows (central ``coverage`` share of draws).
 
@@ -62,10 +89,11 @@ def fpr_spread(n_calibration: int, alpha: float, coverage: float = 0.9) -> tuple
     ``k = floor(alpha (m + 1))`` for continuous scores (the k-th largest of m uniforms;
     Vovk 2012, Bates et al. 2023). With m = 49 and alpha = 0.1 that is 4%-18%; with
     m = 2,000, 8.9%-11.1%. ``(0, 0)`` when alpha is finer than the rows resolve.
+    ``confidence`` gives the spread of the stricter threshold of :func:`conformal_rank`.
     """
     from scipy.stats import beta
 
-    k = math.floor(alpha * (n_calibration + 1) + 1e-9)
+    k = conformal_rank(n_calibration, alpha, confidence)
     if n_calibration == 0 or k < 1:
         return 0.0, 0.0
     tail = (1.0 - coverage) / 2.0

@@ -177,7 +177,7 @@ class BaseDetector(BaseEstimator):
         old = self.calibrator_
         self.calibrator_ = Calibrator(scores)
         if old.rule in ("fpr", "fdr", "evt"):
-            self.calibrator_.set_rule(old.rule, old.level)
+            self.calibrator_.set_rule(old.rule, old.level, confidence=old.confidence)
             if old.rule != "evt":
                 self._warn_if_unreachable(old.level)
         else:  # contamination, score and best_f1 thresholds do not depend on calibration rows
@@ -195,10 +195,13 @@ class BaseDetector(BaseEstimator):
         evt: float | None = None,
         best_f1: tuple[Any, Any] | None = None,
         score: float | None = None,
+        confidence: float | None = None,
     ) -> Any:
         """Choose the rule ``predict`` uses; give exactly one.
 
-        ``fpr=alpha``: p-value <= alpha (false-positive rate on new normal rows <= alpha).
+        ``fpr=alpha``: p-value <= alpha (false-positive rate on new normal rows <= alpha on
+        average over calibration draws); with ``confidence=c`` as well, a stricter
+        threshold whose false-positive rate is <= alpha for a share c of the draws.
         ``fdr=q``: Benjamini-Hochberg over each predicted batch. ``contamination=c``: PyOD's
         ``1 - c`` quantile of the training scores. ``evt=q``: peaks-over-threshold estimate
         of the ``1 - q`` quantile of the calibration scores, for q finer than they resolve.
@@ -234,7 +237,11 @@ class BaseDetector(BaseEstimator):
             X_labelled, y_labelled = level
             context["labelled"] = (self.decision_function(X_labelled), np.asarray(y_labelled))
             level = None
-        self.calibrator_.set_rule(rule, level, **context)
+        if confidence is not None and rule != "fpr":
+            raise ValueError(
+                "confidence goes with fpr only: set_threshold(fpr=..., confidence=...)"
+            )
+        self.calibrator_.set_rule(rule, level, confidence=confidence, **context)
         if rule in ("fpr", "fdr"):
             self._warn_if_unreachable(level)
         self.threshold_ = self.calibrator_.threshold
@@ -284,7 +291,16 @@ class BaseDetector(BaseEstimator):
     def _warn_if_unreachable(self, alpha: float | None) -> None:
         """Warn when ``alpha`` is finer than the calibration rows can resolve."""
         calibrator = self.calibrator_
-        if alpha is not None and calibrator.n_calibration and alpha < calibrator.smallest_p_value:
+        if calibrator.confidence is not None and calibrator.threshold == np.inf:
+            warnings.warn(
+                f"with {calibrator.n_calibration} calibration rows no threshold keeps the "
+                f"false-positive rate <= {alpha:g} at {calibrator.confidence:.0%} confidence, "
+                "so nothing is flagged; hold out more rows (calibration_size) or call "
+                "calibrate() with more normal rows",
+                CalibrationWarning,
+                stacklevel=3,
+            )
+        elif alpha is not None and calibrator.n_calibration and alpha < calibrator.smallest_p_value:
             warnings.warn(
                 f"{calibrator.n_calibration} calibration rows give p-values no smaller than "
                 f"1/{calibrator.n_calibration + 1} = {calibrator.smallest_p_value:.3g}, so a level "
