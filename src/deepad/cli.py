@@ -141,13 +141,13 @@ def cmd_fit(args: argparse.Namespace) -> None:
     labels = None
     if args.label_column:
         labels = _read_labels(frame[args.label_column], args.label_column, cls.uses_labels)
+    if args.confidence is not None and args.fpr is None:
+        raise UsageError("--confidence goes with --fpr")
     detector = cls(**params)
     start = time.perf_counter()
     # unsupervised detectors train on every row but leave rows labelled 1 out of calibration
     detector.fit(features, labels, calibration_size=_read_calibration_size(args.calibration_size))
     seconds = time.perf_counter() - start
-    if args.confidence is not None and args.fpr is None:
-        raise UsageError("--confidence goes with --fpr")
     if args.fpr is not None:
         detector.set_threshold(fpr=args.fpr, confidence=args.confidence)
     elif args.fdr is not None:
@@ -204,9 +204,9 @@ def cmd_score(args: argparse.Namespace) -> None:
     out = Path(args.out)
     _write_table(result, out)
     if args.fpr is not None:
-        rule = f"fpr alpha={args.fpr:g}: false-positive rate on new normal rows <= alpha"
+        rule = calibrator.describe("fpr", args.fpr)
     elif args.fdr is not None:
-        rule = f"fdr q={args.fdr:g}: expected share of false alarms among flagged rows <= q"
+        rule = calibrator.describe("fdr", args.fdr)
     else:
         rule = calibrator.describe()
     print(f"scored {len(result)} rows, flagged {int(result['label'].sum())} ({rule}); wrote {out}")

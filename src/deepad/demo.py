@@ -88,16 +88,16 @@ def run_demo(out: str | Path, log: Callable[[str], None] = print) -> DemoResult:
     model = detectors["AutoEncoder"]
     test_scores = scores["AutoEncoder"]
     order = np.argsort(-test_scores, kind="stable")[:5]
+    flags = model.calibrator_.decide(test_scores)
     top = pd.DataFrame(
         {
             "sample_id": table.loc[test_x.index[order], "sample_id"].to_numpy(),
             "score": test_scores[order],
             "p_value": model.calibrator_.p_values(test_scores[order]),
-            "flagged": model.calibrator_.decide(test_scores[order]),
+            "flagged": flags[order],
             "malignant": test_y[order],
         }
     )
-    flags = model.calibrator_.decide(test_scores)
     benign, malignant = flags[test_y == 0], flags[test_y == 1]
     log(f"decision rule: {model.calibrator_.describe()}")
     log(

@@ -94,27 +94,36 @@ class Calibrator:
             return benjamini_hochberg(self.p_values(values), q).astype(np.int64)
         return (values > self.threshold).astype(np.int64)
 
-    def describe(self) -> str:
-        """One line: the rule, its level and what it promises."""
-        level = "" if self.level is None else f"{RULES[self.rule]}={self.level:g}"
-        if self.confidence is not None:
-            level += f" at {self.confidence:.0%} confidence"
+    def describe(self, rule: str | None = None, level: float | None = None) -> str:
+        """One line: the active rule, its level and what it promises.
+
+        ``rule`` and ``level`` describe a rule given for one call instead (``decide(fpr=)``
+        or ``decide(fdr=)``), which never carries a confidence.
+        """
+        confidence = self.confidence
+        if rule is None:
+            rule, level = self.rule, self.level
+        else:
+            confidence = None
+        text_level = "" if level is None else f"{RULES[rule]}={level:g}"
+        if confidence is not None:
+            text_level += f" at {confidence:.0%} confidence"
         promise = {
             "fpr": "false-positive rate on new normal rows <= alpha"
             + (
                 " on average"
-                if self.confidence is None
-                else f" for {self.confidence:.0%} of calibration draws"
+                if confidence is None
+                else f" for {confidence:.0%} of calibration draws"
             ),
             "fdr": "expected share of false alarms among flagged rows <= q (per batch)",
             "contamination": "flags that share of the training rows (no promise on new data)",
             "evt": "extreme-value estimate of the 1 - q score quantile (no finite-sample promise)",
             "best_f1": "best F1 on the labelled rows it was chosen on",
             "score": "a fixed score threshold",
-        }[self.rule]
-        text = f"{self.rule} {level}".strip() + f": {promise}"
-        if self.rule == "fpr" and self.n_calibration:
-            low, high = fpr_spread(self.n_calibration, self.level, confidence=self.confidence)
+        }[rule]
+        text = f"{rule} {text_level}".strip() + f": {promise}"
+        if rule == "fpr" and self.n_calibration:
+            low, high = fpr_spread(self.n_calibration, level, confidence=confidence)
             text += (
                 f"; with {self.n_calibration} calibration rows one fit's rate "
                 f"lies in {low:.2%}-{high:.2%} for 90% of draws"
@@ -133,7 +142,10 @@ class Calibrator:
     ) -> float:
         """The score threshold ``rule`` at ``level`` gives (``fdr``: for a batch of one)."""
         if confidence is not None and rule != "fpr":
-            raise ValueError(f"confidence goes with the fpr rule only, not {rule!r}")
+            raise ValueError(
+                f"confidence goes with fpr only, not {rule!r}: set_threshold(fpr=..., "
+                "confidence=...)"
+            )
         if rule in ("fpr", "fdr"):
             self._require_calibration(f"the {rule} rule")
             return conformal_threshold(self.calibration_scores, level, confidence)

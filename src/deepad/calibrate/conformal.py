@@ -16,12 +16,16 @@ import numpy as np
 
 
 def as_scores(values: object, what: str = "scores") -> np.ndarray:
-    """``values`` as a 1-D float64 array, or a ValueError naming the problem."""
-    array = np.asarray(values, dtype=np.float64)
+    """``values`` as a 1-D finite float64 array, or a ValueError naming the problem."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be numbers") from None
     if array.ndim != 1:
         raise ValueError(f"{what} must be 1-D, got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{what} hold {int((~np.isfinite(array)).sum())} non-finite value(s)")
+    bad = int((~np.isfinite(array)).sum())
+    if bad:
+        raise ValueError(f"{what} hold {bad} non-finite value(s) (NaN or inf)")
     return array
 
 

@@ -23,6 +23,8 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import genpareto
 from sklearn.exceptions import NotFittedError
 
+from deepad.calibrate.conformal import as_scores
+
 __all__ = ["SPOT", "fit_gpd", "pot_threshold", "rule_level"]
 
 #: fewest peaks above the initial threshold a GPD is fitted on
@@ -77,19 +79,6 @@ def _as_number(value: Any, what: str) -> float:
     return number
 
 
-def _check_scores(values: Any, what: str = "scores") -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be numbers") from None
-    if array.ndim != 1:
-        raise ValueError(f"{what} must be 1-D, got shape {array.shape}")
-    bad = int((~np.isfinite(array)).sum())
-    if bad:
-        raise ValueError(f"{what} hold {bad} non-finite value(s) (NaN or inf)")
-    return array
-
-
 def _peaks(scores: np.ndarray, level: float) -> tuple[float, np.ndarray]:
     """``t`` = the ``level`` quantile of ``scores`` and the excesses above it."""
     n = scores.size
@@ -141,7 +130,7 @@ def fit_gpd(excesses: np.ndarray) -> tuple[float, float]:
     fails, is non-finite, has shape <= -1 (where the MLE is not regular) or leaves an excess
     outside its support. Shape 0 is the exponential tail.
     """
-    y = _check_scores(excesses, "excesses")
+    y = as_scores(excesses, "excesses")
     if y.size < 2:
         raise ValueError(f"a GPD fit needs at least 2 excesses, got {y.size}")
     if (y <= 0.0).any():
@@ -299,7 +288,7 @@ def pot_threshold(scores: np.ndarray, q: float, level: float = 0.98) -> float:
     """
     level = _check_level(level)
     q = _check_q(q, level)
-    values = _check_scores(scores)
+    values = as_scores(scores)
     t, excesses = _peaks(values, level)
     shape, scale = fit_gpd(excesses)
     return _quantile(t, shape, scale, q * values.size / excesses.size)
@@ -390,7 +379,7 @@ class SPOT:
         """Learn t, the first peaks and the tail from an initial batch of normal scores."""
         level = _check_level(self.level)
         q = _check_q(self.q, level)
-        values = _check_scores(scores, "initial scores")
+        values = as_scores(scores, "initial scores")
         t, excesses = _peaks(values, level)
         self.q, self.level = q, level
         self.initial_threshold_ = t
@@ -448,7 +437,7 @@ class SPOT:
     def run(self, scores: np.ndarray) -> np.ndarray:
         """:meth:`update` over ``scores`` in order; the alarm flags as int64 0/1."""
         self._check_fitted()
-        values = _check_scores(scores)
+        values = as_scores(scores)
         flags = np.zeros(values.size, dtype=np.int64)
         step = self._step
         for i, score in enumerate(values.tolist()):
@@ -485,7 +474,7 @@ class SPOT:
             raise ValueError(f"SPOT state lacks {missing}")
         level = _check_level(meta["level"])
         spot = cls(q=_check_q(meta["q"], level), level=level)
-        peaks = _check_scores(arrays["peaks"], "SPOT peaks").copy()
+        peaks = as_scores(arrays["peaks"], "SPOT peaks").copy()
         limits = np.asarray(arrays["peak_limits"], dtype=np.float64).copy()
         n, n_initial = int(meta["n"]), int(meta["n_initial"])
         fitted = int(meta["fitted_peaks"])

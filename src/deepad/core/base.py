@@ -108,8 +108,8 @@ class BaseDetector(BaseEstimator):
         self.calibration_rows_ = calibration_rows
         self.calibrator_ = Calibrator(scores[calibration_rows])
         if len(calibration_rows):
-            self._warn_if_unreachable(self.contamination)
             self.calibrator_.set_rule("fpr", float(self.contamination))
+            self._warn_if_unreachable()
         else:
             self.calibrator_.set_rule(
                 "contamination", float(self.contamination), training_scores=scores
@@ -179,7 +179,7 @@ class BaseDetector(BaseEstimator):
         if old.rule in ("fpr", "fdr", "evt"):
             self.calibrator_.set_rule(old.rule, old.level, confidence=old.confidence)
             if old.rule != "evt":
-                self._warn_if_unreachable(old.level)
+                self._warn_if_unreachable()
         else:  # contamination, score and best_f1 thresholds do not depend on calibration rows
             self.calibrator_.rule, self.calibrator_.level = old.rule, old.level
             self.calibrator_.threshold = old.threshold
@@ -227,9 +227,7 @@ class BaseDetector(BaseEstimator):
                 f"score; got {sorted(given) or 'none'}"
             )
         (rule, level), context = next(iter(given.items())), {}
-        if rule == "contamination":
-            context["training_scores"] = self.decision_scores_
-        elif rule == "evt":
+        if rule in ("contamination", "evt"):  # evt falls back on them without calibration
             context["training_scores"] = self.decision_scores_
         elif rule == "best_f1":
             if not isinstance(level, (tuple, list)) or len(level) != 2:
@@ -237,13 +235,9 @@ class BaseDetector(BaseEstimator):
             X_labelled, y_labelled = level
             context["labelled"] = (self.decision_function(X_labelled), np.asarray(y_labelled))
             level = None
-        if confidence is not None and rule != "fpr":
-            raise ValueError(
-                "confidence goes with fpr only: set_threshold(fpr=..., confidence=...)"
-            )
         self.calibrator_.set_rule(rule, level, confidence=confidence, **context)
         if rule in ("fpr", "fdr"):
-            self._warn_if_unreachable(level)
+            self._warn_if_unreachable()
         self.threshold_ = self.calibrator_.threshold
         return self
 
@@ -288,9 +282,10 @@ class BaseDetector(BaseEstimator):
             return 0
         return None if self.random_state is None else self._seed()
 
-    def _warn_if_unreachable(self, alpha: float | None) -> None:
-        """Warn when ``alpha`` is finer than the calibration rows can resolve."""
+    def _warn_if_unreachable(self) -> None:
+        """Warn when the active fpr / fdr level is finer than the calibration rows resolve."""
         calibrator = self.calibrator_
+        alpha = calibrator.level
         if calibrator.confidence is not None and calibrator.threshold == np.inf:
             warnings.warn(
                 f"with {calibrator.n_calibration} calibration rows no threshold keeps the "
