@@ -1,4 +1,4 @@
-"""``deepad`` command line: fit, score, info, models, demo, bench.
+"""``deepad`` command line: fit, score, explain, info, models, demo, bench.
 
 Every command has ``--help``. Errors in the user's input are printed as one line
 (``deepad: error: ...``) with exit status 2, never as a traceback; set DEEPAD_DEBUG=1
@@ -118,6 +118,29 @@ def _add_threshold_options(parser: argparse.ArgumentParser, when: str) -> None:
     )
 
 
+def _row_ids(frame: pd.DataFrame, id_columns: Sequence[str], lineage: dict) -> pd.DataFrame:
+    """The id columns to copy into an output: those asked for, else the columns excluded
+    at fit time that this file has, else row numbers."""
+    if id_columns:
+        _require_columns(frame, id_columns, "--id-column")
+        return frame[list(id_columns)].reset_index(drop=True)
+    known = [c for c in lineage.get("id_columns", []) if c in frame.columns]
+    if known:
+        return frame[known].reset_index(drop=True)
+    return pd.DataFrame({"row": range(len(frame))})
+
+
+def _add_id_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--id-column",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="column(s) to copy as row ids (default: the columns excluded at "
+        "fit time, or row numbers)",
+    )
+
+
 # ------------------------------------------------------------------ commands
 def cmd_fit(args: argparse.Namespace) -> None:
     from sklearn.metrics import average_precision_score, roc_auc_score
@@ -190,17 +213,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     if calibrator.n_calibration:
         columns["p_value"] = calibrator.p_values(scores)
     columns["label"] = calibrator.decide(scores, fpr=args.fpr, fdr=args.fdr)
-    if args.id_column:
-        _require_columns(frame, args.id_column, "--id-column")
-        ids = frame[list(args.id_column)].reset_index(drop=True)
-    else:
-        known = [c for c in lineage.get("id_columns", []) if c in frame.columns]
-        ids = (
-            frame[known].reset_index(drop=True)
-            if known
-            else pd.DataFrame({"row": range(len(frame))})
-        )
-    result = ids.assign(**columns)
+    result = _row_ids(frame, args.id_column, lineage).assign(**columns)
     out = Path(args.out)
     _write_table(result, out)
     if args.fpr is not None:
@@ -210,6 +223,37 @@ def cmd_score(args: argparse.Namespace) -> None:
     else:
         rule = calibrator.describe()
     print(f"scored {len(result)} rows, flagged {int(result['label'].sum())} ({rule}); wrote {out}")
+
+
+def cmd_explain(args: argparse.Namespace) -> None:
+    from deepad.bundle import load, read_manifest
+    from deepad.io.tables import read_table
+
+    if args.top < 1:
+        raise UsageError(f"--top must be at least 1, got {args.top}")
+    detector = load(args.bundle)
+    lineage = read_manifest(args.bundle).get("lineage", {})
+    frame = read_table(args.data)
+    explanation = detector.explain(frame, top=args.top, method=args.method)
+    table = explanation.top().reset_index(drop=True)
+    calibrator = detector.calibrator_
+    columns: dict[str, Any] = {"score": explanation.scores}
+    if calibrator.n_calibration:
+        columns["p_value"] = calibrator.p_values(explanation.scores)
+    columns["label"] = calibrator.decide(explanation.scores)
+    result = pd.concat(
+        [_row_ids(frame, args.id_column, lineage).assign(**columns), table.drop(columns="score")],
+        axis=1,
+    )
+    if args.out is None:
+        result.to_csv(sys.stdout, index=False)
+        return
+    out = Path(args.out)
+    _write_table(result, out)
+    print(
+        f"explained {len(result)} rows by {explanation.method} "
+        f"(top {min(args.top, explanation.contributions.shape[1])} columns each); wrote {out}"
+    )
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -462,16 +506,32 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="output file, .csv or .parquet: ids, score, p_value (when calibrated), label",
     )
-    score.add_argument(
-        "--id-column",
-        action="append",
-        default=[],
-        metavar="COLUMN",
-        help="column(s) to copy as row ids (default: the columns excluded at "
-        "fit time, or row numbers)",
-    )
+    _add_id_option(score)
     _add_threshold_options(score, "for this file, instead of the bundle's rule:")
     score.set_defaults(func=cmd_score)
+
+    explain = commands.add_parser(
+        "explain", help="name the columns behind each row's score, with typical values"
+    )
+    explain.add_argument("bundle", help="bundle directory written by `deepad fit`")
+    explain.add_argument("data", help="data to explain, .csv or .parquet")
+    explain.add_argument(
+        "--top", type=int, default=3, help="contributors listed per row (default 3)"
+    )
+    explain.add_argument(
+        "--method",
+        default="auto",
+        help="explanation method (default: the detector's own; see the README's "
+        "'Explanations' for each detector's choices)",
+    )
+    explain.add_argument(
+        "--out",
+        help="output file, .csv or .parquet (default: CSV on standard output): ids, score, "
+        "p_value, label, then feature_i, contribution_i, share_i, value_i, typical_i per "
+        "contributor and a readable explanation",
+    )
+    _add_id_option(explain)
+    explain.set_defaults(func=cmd_explain)
 
     info = commands.add_parser("info", help="describe a saved bundle")
     info.add_argument("bundle", help="bundle directory")

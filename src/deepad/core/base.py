@@ -9,6 +9,10 @@ captured at fit time is handled here, once):
 - ``_export_model()`` / ``_import_model(meta, arrays)``: the learned state as JSON plus
   NumPy arrays, so bundles never need pickle.
 
+Explanations work for every detector through model-agnostic ablation; a class with an
+exact or cheaper method of its own lists it in ``native_explain_methods`` and implements
+``_explain_features(Z, method)``.
+
 Optionally ``_training_scores(Z)`` when scores on the training rows differ from scoring
 new rows (k-NN excludes each row from its own neighbours).
 """
@@ -49,6 +53,10 @@ class BaseDetector(BaseEstimator):
     uses_labels: ClassVar[bool] = False
     #: detectors that cannot fit at all without rows labelled 1 in ``y``
     requires_labels: ClassVar[bool] = False
+    #: explanation methods this class computes itself (``_explain_features``)
+    native_explain_methods: ClassVar[tuple[str, ...]] = ()
+    #: what ``explain(X, method="auto")`` uses; model-agnostic unless a subclass knows better
+    default_explain_method: ClassVar[str] = "ablation"
 
     # ------------------------------------------------------------ contract
     def fit(self, X: Any, y: Any = None, *, calibration_size: int | float | str = "auto") -> Any:
@@ -241,6 +249,19 @@ class BaseDetector(BaseEstimator):
         self.threshold_ = self.calibrator_.threshold
         return self
 
+    def explain(self, X: Any, *, top: int = 3, method: str = "auto") -> Any:
+        """Which input columns made each row's score: a ``deepad.explain.Explanation``.
+
+        Contributions are per input column (categorical columns folded back from their
+        encoding), in score units, positive = pushed the score up. ``top`` sets how many
+        contributors the readable form lists ("amount = 9,800 (typical 12-450)").
+        ``method="auto"`` picks this detector's own method (``default_explain_method``);
+        ``deepad.explain.available_methods(det)`` lists the others.
+        """
+        from deepad.explain import explain  # explain sits above models
+
+        return explain(self, X, top=top, method=method)
+
     def save(self, path: str | Path, **lineage: Any) -> Path:
         """Write this fitted detector as a bundle directory; see ``deepad.load``."""
         from deepad.bundle import save_bundle  # bundle sits above models
@@ -256,6 +277,13 @@ class BaseDetector(BaseEstimator):
 
     def _training_scores(self, features: np.ndarray) -> np.ndarray:
         return self._score_features(features)
+
+    def _explain_features(
+        self, features: np.ndarray, method: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """A native method's per-encoded-feature contributions, and the encoded rows the
+        model expected instead (or None); only for ``native_explain_methods``."""
+        raise NotImplementedError
 
     def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise NotImplementedError

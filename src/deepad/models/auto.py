@@ -44,6 +44,8 @@ class Auto(BaseDetector):
     """
 
     summary = "ensemble of KNN, Isolation Forest and ECOD; the detector to start with"
+    native_explain_methods = ("members",)
+    default_explain_method = "members"
 
     def __init__(
         self,
@@ -131,6 +133,28 @@ class Auto(BaseDetector):
 
     def _score_features(self, features: np.ndarray) -> np.ndarray:
         return self._combine([member._score_features(features) for member in self.members_])
+
+    def _member_weights(self, features: np.ndarray) -> np.ndarray:
+        """``(rows, members)``: how much each member's raw score counts in each row's score.
+
+        For ``max``, 1/scale for the member that set the row's score and 0 for the others;
+        for ``mean``, 1/(members * scale) for all. Explanations weigh members' by these.
+        """
+        scales = np.array([scale for _, scale in self.member_scaling_])
+        if self.combine == "mean":
+            return np.tile(1.0 / (len(scales) * scales), (len(features), 1))
+        member_scores = [member._score_features(features) for member in self.members_]
+        normalised = np.column_stack(
+            [
+                (np.asarray(scores, dtype=np.float64) - centre) / scale
+                for scores, (centre, scale) in zip(member_scores, self.member_scaling_, strict=True)
+            ]
+        )
+        weights = np.zeros_like(normalised)
+        rows = np.arange(len(features))
+        winner = np.argmax(normalised, axis=1)
+        weights[rows, winner] = 1.0 / scales[winner]
+        return weights
 
     def _training_scores(self, features: np.ndarray) -> np.ndarray:
         if self._member_training_scores is not None:  # members saw every row: reuse them

@@ -21,6 +21,8 @@ class ECOD(BaseDetector):
     """
 
     summary = "ECOD, empirical-CDF tail probabilities; parameter-free, fast, a good first look"
+    native_explain_methods = ("tails",)
+    default_explain_method = "tails"
 
     def __init__(self, contamination: float = 0.1) -> None:
         self.contamination = contamination
@@ -29,6 +31,10 @@ class ECOD(BaseDetector):
         self.sorted_ = np.sort(features.astype(np.float64), axis=0)
 
     def _score_features(self, features: np.ndarray) -> np.ndarray:
+        return self._tail_surprisals(features).sum(axis=1)
+
+    def _tail_surprisals(self, features: np.ndarray) -> np.ndarray:
+        """Per feature, the larger of the left and right tail surprisals (the score's terms)."""
         n = self.sorted_.shape[0]
         values = features.astype(np.float64)
         at_most = np.empty_like(values)
@@ -39,10 +45,15 @@ class ECOD(BaseDetector):
             at_least[:, j] = n - np.searchsorted(column, values[:, j], side="left")
         left = -np.log((at_most + 1.0) / (n + 1.0))
         right = -np.log((at_least + 1.0) / (n + 1.0))
-        return np.maximum(left, right).sum(axis=1)
+        return np.maximum(left, right)
 
     def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {}, {"sorted_": self.sorted_}
 
     def _import_model(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.sorted_ = arrays["sorted_"]
+
+    def _explain_features(
+        self, features: np.ndarray, method: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        return self._tail_surprisals(features), None

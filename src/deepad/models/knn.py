@@ -18,6 +18,8 @@ class KNN(BaseDetector):
     """
 
     summary = "k-nearest-neighbour distance; the baseline to beat when trained on clean normals"
+    native_explain_methods = ("neighbours",)
+    default_explain_method = "neighbours"
 
     def __init__(
         self, n_neighbors: int = 5, method: str = "largest", contamination: float = 0.1
@@ -62,3 +64,21 @@ class KNN(BaseDetector):
     def _import_model(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.reference_ = arrays["reference_"]
         self.index_ = self._index(self.reference_)
+
+    def _explain_features(
+        self, features: np.ndarray, method: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        # distance d = sqrt(sum_j (x_j - n_j)^2) splits exactly as sum_j (x_j - n_j)^2 / d,
+        # for the k-th neighbour ("largest") or averaged over the k ("mean")
+        distances, indices = self.index_.kneighbors(features)
+        rows = features.astype(np.float64)
+        if self.method == "largest":
+            distances, indices = distances[:, -1:], indices[:, -1:]
+        contributions = np.zeros_like(rows)
+        for i in range(indices.shape[1]):
+            squared = (rows - self.reference_[indices[:, i]]) ** 2
+            safe = np.where(distances[:, i] > 0, distances[:, i], np.inf)
+            contributions += squared / safe[:, None]
+        contributions /= indices.shape[1]
+        nearest = self.index_.kneighbors(features, n_neighbors=1, return_distance=False)
+        return contributions, self.reference_[nearest[:, 0]]

@@ -18,6 +18,8 @@ class PCA(BaseDetector):
     """
 
     summary = "PCA reconstruction error; linear and fast; good on correlated sensor readings"
+    native_explain_methods = ("residual",)
+    default_explain_method = "residual"
 
     def __init__(
         self,
@@ -55,3 +57,11 @@ class PCA(BaseDetector):
     def _import_model(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.mean_ = arrays["mean_"]
         self.components_ = arrays["components_"]
+
+    def _explain_features(
+        self, features: np.ndarray, method: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        # the squared residual per feature; the score is their sum
+        centred = features.astype(np.float64) - self.mean_
+        residual = centred - (centred @ self.components_.T) @ self.components_
+        return residual**2, features - residual

@@ -10,6 +10,7 @@ targets (``_targets``), which then reach ``_loss`` as a third argument.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,6 +55,9 @@ class TorchDetector(BaseDetector):
     _training_overrides: ClassVar[dict[str, Any]] = {}
     #: rows per inference chunk in ``_score_features``
     _score_batch_size: ClassVar[int] = 4096
+    #: the score is a differentiable torch function of the encoded row (``_score_tensor``)
+    differentiable: ClassVar[bool] = True
+    default_explain_method: ClassVar[str] = "integrated_gradients"
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -134,17 +138,41 @@ class TorchDetector(BaseDetector):
         self.module_ = module.cpu().eval()
 
     def _score_features(self, features: np.ndarray) -> np.ndarray:
+        return self._map_batched(self._score_batch, features)
+
+    def _map_batched(
+        self, fn: Callable[[nn.Module, torch.Tensor], torch.Tensor], features: np.ndarray
+    ) -> np.ndarray:
+        """``fn(module, batch)`` over the encoded rows in chunks on the chosen device."""
         device = resolve_device(self.device)
         module = self.module_.to(device)
         try:
             return predict_batched(
-                lambda batch: self._score_batch(module, batch),
+                lambda batch: fn(module, batch),
                 features,
                 batch_size=self._score_batch_size,
                 device=str(device),
             )
         finally:
             self.module_ = module.cpu()
+
+    def _residual_explanation(
+        self, features: np.ndarray, weight: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``weight * (reconstruction - row)**2`` per encoded feature, and the
+        reconstruction (the first output of ``module_``): the ``residual`` method."""
+
+        def reconstruct(module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+            output = module(batch)
+            return output[0] if isinstance(output, tuple) else output
+
+        reconstruction = self._map_batched(reconstruct, features)
+        return weight * (reconstruction - features) ** 2, reconstruction
+
+    def _score_tensor(self, batch: torch.Tensor) -> torch.Tensor:
+        """Scores of an encoded float32 batch with autograd on, for gradient explanations."""
+        self.module_.eval()
+        return self._score_batch(self.module_, batch)
 
     # --------------------------------------------------------- persistence
     def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

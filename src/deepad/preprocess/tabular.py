@@ -54,6 +54,11 @@ class ColumnSpec:
     missing_indicator: bool = False
     categories: list[str] = field(default_factory=list)
     has_other: bool = False
+    #: 5th and 95th percentiles of the training values (numeric), for "typical" ranges
+    low: float | None = None
+    high: float | None = None
+    #: share of training rows holding each kept category, aligned with ``categories``
+    shares: list[float] = field(default_factory=list)
 
     def output_names(self) -> list[str]:
         """Names of the encoded features this column produces, in order."""
@@ -113,6 +118,7 @@ class TabularPreprocessor:
             )
         observed = values[finite]
         std = float(observed.std())
+        low, high = np.percentile(observed, [5, 95])
         return ColumnSpec(
             name=name,
             kind="numeric",
@@ -121,6 +127,8 @@ class TabularPreprocessor:
             scale=std if std > 1e-12 else 1.0,
             median=float(np.median(observed)),
             missing_indicator=bool((~finite).any()),
+            low=float(low),
+            high=float(high),
         )
 
     def _fit_categorical(self, name: str, series: pd.Series) -> ColumnSpec:
@@ -141,6 +149,7 @@ class TabularPreprocessor:
             dtype=str(series.dtype),
             categories=kept,
             has_other=len(ordered) > len(kept),
+            shares=[count / len(series) for _, count in ordered[: self.max_categories]],
         )
 
     # ------------------------------------------------------------ transform
@@ -158,7 +167,7 @@ class TabularPreprocessor:
         """Encode ``X`` into a float32 matrix of shape (rows, len(feature_names_out))."""
         if not self.columns_:
             raise RuntimeError("TabularPreprocessor is not fitted; call fit first")
-        frame = self._align(as_table(X), positional=not isinstance(X, pd.DataFrame))
+        frame = self.select_columns(X)
         blocks: list[np.ndarray] = []
         unseen_gaps: list[str] = []
         for spec in self.columns_:
@@ -179,8 +188,14 @@ class TabularPreprocessor:
             )
         return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
 
-    def _align(self, frame: pd.DataFrame, positional: bool) -> pd.DataFrame:
-        """Select the training columns by name, or by position for arrays (no names)."""
+    def select_columns(self, X: Any) -> pd.DataFrame:
+        """``X`` as a DataFrame of the training columns, in training order.
+
+        DataFrames are matched by column name (extra columns, such as ids, are ignored);
+        arrays, which have no names, by position.
+        """
+        frame = as_table(X)
+        positional = not isinstance(X, pd.DataFrame)
         expected = self.input_columns
         if positional and expected != list(frame.columns):
             if frame.shape[1] != len(expected):
@@ -195,7 +210,7 @@ class TabularPreprocessor:
                 f"X is missing column(s) {missing} that the model was fitted on; "
                 f"expected columns: {expected}"
             )
-        return frame
+        return frame if list(frame.columns) == expected else frame[expected]
 
     @staticmethod
     def _encode_numeric(spec: ColumnSpec, series: pd.Series) -> tuple[np.ndarray, bool]:

@@ -63,6 +63,10 @@ class AEGMM(TorchDetector):
     """
 
     summary = "two-stage DAGMM: Gaussian mixture over autoencoder code and reconstruction errors"
+    #: the mixture is applied in NumPy, so gradients stop at the autoencoder's features
+    differentiable = False
+    native_explain_methods = ("residual",)
+    default_explain_method = "ablation"  # faithful to the mixture score; residual is offered
 
     def __init__(
         self,
@@ -190,3 +194,9 @@ class AEGMM(TorchDetector):
     def _import_model(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super()._import_model(meta, arrays)
         self.gmm_ = {name: np.array(arrays[f"gmm.{name}"]) for name in GMM_ARRAYS}
+
+    def _explain_features(
+        self, features: np.ndarray, method: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        # where the autoencoder stage failed to reconstruct; not a split of the GMM energy
+        return self._residual_explanation(features, 1.0 / features.shape[1])

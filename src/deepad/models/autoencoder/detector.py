@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 import torch
 from torch import nn
 
@@ -20,6 +22,8 @@ class AutoEncoder(TorchDetector):
     """
 
     summary = "MLP autoencoder, reconstruction error; the deep default for numeric and mixed tables"
+    native_explain_methods = ("residual",)
+    default_explain_method = "residual"
 
     def __init__(
         self,
@@ -62,3 +66,9 @@ class AutoEncoder(TorchDetector):
 
     def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         return torch.mean((module(batch) - batch) ** 2, dim=1)
+
+    def _explain_features(
+        self, features: np.ndarray, method: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        # the score is the mean squared error, so these terms sum to it exactly
+        return self._residual_explanation(features, 1.0 / features.shape[1])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 import torch
 from torch import nn
 
@@ -19,6 +21,8 @@ class VAE(TorchDetector):
     """
 
     summary = "variational autoencoder, negative ELBO; smooth scores, good on noisy numeric data"
+    native_explain_methods = ("residual",)
+    default_explain_method = "residual"
 
     def __init__(
         self,
@@ -68,3 +72,9 @@ class VAE(TorchDetector):
 
     def _score_batch(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         return negative_elbo(module, batch, self.beta)
+
+    def _explain_features(
+        self, features: np.ndarray, method: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        # the reconstruction half of the negative ELBO; the KL term is the remainder
+        return self._residual_explanation(features, 0.5)
