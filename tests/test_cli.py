@@ -136,7 +136,7 @@ def test_label_column_must_be_binary(transactions: Path, tmp_path: Path, capsys)
 
 
 def test_every_command_has_help(capsys) -> None:
-    for command in ["fit", "score", "info", "models", "demo"]:
+    for command in ["fit", "score", "explain", "info", "models", "demo"]:
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
@@ -241,3 +241,57 @@ def test_fpr_and_fdr_are_mutually_exclusive(transactions: Path, tmp_path: Path, 
     with pytest.raises(SystemExit):
         main(["fit", str(transactions), "--fpr", "0.1", "--fdr", "0.1", "--out", str(tmp_path)])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_explain_writes_top_contributors_per_row(
+    transactions: Path, tmp_path: Path, capsys
+) -> None:
+    bundle = tmp_path / "model"
+    fit = ["fit", str(transactions), "--model", "ECOD", "--exclude", "tx_id",
+           "--exclude", "label", "--out", str(bundle)]  # fmt: skip
+    assert main(fit) == 0
+    out = tmp_path / "explained.csv"
+    assert main(["explain", str(bundle), str(transactions), "--top", "2", "--out", str(out)]) == 0
+    assert "explained 300 rows by tails (top 2 columns each)" in capsys.readouterr().out
+    table = pd.read_csv(out)
+    assert len(table) == 300
+    # the excluded label column is copied as an id, renamed so the decision does not overwrite it
+    assert list(table.columns[:5]) == ["tx_id", "input_label", "score", "p_value", "label"]
+    assert table["input_label"].sum() == 5
+    assert {"feature_1", "value_1", "typical_1", "share_2", "explanation"} <= set(table)
+    assert "feature_3" not in table
+    frauds = table.head(5)  # amounts multiplied by 40
+    assert (frauds["feature_1"] == "amount").all()
+    assert frauds["explanation"].str.startswith("amount = ").all()
+    scored = tmp_path / "scores.csv"
+    assert main(["score", str(bundle), str(transactions), "--out", str(scored)]) == 0
+    np.testing.assert_allclose(table["score"], pd.read_csv(scored)["score"])
+
+
+def test_explain_prints_csv_and_takes_a_method(transactions: Path, tmp_path: Path, capsys) -> None:
+    bundle = tmp_path / "model"
+    fit = ["fit", str(transactions), "--model", "KNN", "--exclude", "tx_id",
+           "--exclude", "label", "--out", str(bundle)]  # fmt: skip
+    assert main(fit) == 0
+    capsys.readouterr()
+    assert main(["explain", str(bundle), str(transactions), "--method", "ablation"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("tx_id,input_label,score,p_value,label,feature_1,")
+    assert len(lines) == 301
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--top", "0"], "--top must be at least 1"),
+        (["--method", "gradients"], "cannot be explained with method='gradients'"),
+    ],
+)
+def test_explain_option_errors(transactions: Path, tmp_path: Path, capsys, args, message):
+    bundle = tmp_path / "model"
+    fit = ["fit", str(transactions), "--model", "ECOD", "--exclude", "tx_id",
+           "--exclude", "label", "--out", str(bundle)]  # fmt: skip
+    assert main(fit) == 0
+    capsys.readouterr()
+    assert main(["explain", str(bundle), str(transactions), *args]) == 2
+    assert message in capsys.readouterr().err

@@ -118,16 +118,24 @@ def _add_threshold_options(parser: argparse.ArgumentParser, when: str) -> None:
     )
 
 
-def _row_ids(frame: pd.DataFrame, id_columns: Sequence[str], lineage: dict) -> pd.DataFrame:
-    """The id columns to copy into an output: those asked for, else the columns excluded
-    at fit time that this file has, else row numbers."""
+def _with_ids(
+    frame: pd.DataFrame, id_columns: Sequence[str], lineage: dict, outputs: pd.DataFrame
+) -> pd.DataFrame:
+    """``outputs`` behind the id columns to copy: those asked for, else the columns
+    excluded at fit time that this file has, else row numbers. An id column named like an
+    output column (``score``, ``label``, ...) is kept as ``input_<name>``, not overwritten."""
     if id_columns:
         _require_columns(frame, id_columns, "--id-column")
-        return frame[list(id_columns)].reset_index(drop=True)
-    known = [c for c in lineage.get("id_columns", []) if c in frame.columns]
-    if known:
-        return frame[known].reset_index(drop=True)
-    return pd.DataFrame({"row": range(len(frame))})
+        ids = frame[list(id_columns)].reset_index(drop=True)
+    else:
+        known = [c for c in lineage.get("id_columns", []) if c in frame.columns]
+        ids = (
+            frame[known].reset_index(drop=True)
+            if known
+            else pd.DataFrame({"row": range(len(frame))})
+        )
+    ids = ids.rename(columns={c: f"input_{c}" for c in ids.columns if c in outputs.columns})
+    return pd.concat([ids, outputs.reset_index(drop=True)], axis=1)
 
 
 def _add_id_option(parser: argparse.ArgumentParser) -> None:
@@ -213,7 +221,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     if calibrator.n_calibration:
         columns["p_value"] = calibrator.p_values(scores)
     columns["label"] = calibrator.decide(scores, fpr=args.fpr, fdr=args.fdr)
-    result = _row_ids(frame, args.id_column, lineage).assign(**columns)
+    result = _with_ids(frame, args.id_column, lineage, pd.DataFrame(columns))
     out = Path(args.out)
     _write_table(result, out)
     if args.fpr is not None:
@@ -241,10 +249,8 @@ def cmd_explain(args: argparse.Namespace) -> None:
     if calibrator.n_calibration:
         columns["p_value"] = calibrator.p_values(explanation.scores)
     columns["label"] = calibrator.decide(explanation.scores)
-    result = pd.concat(
-        [_row_ids(frame, args.id_column, lineage).assign(**columns), table.drop(columns="score")],
-        axis=1,
-    )
+    outputs = pd.concat([pd.DataFrame(columns), table.drop(columns="score")], axis=1)
+    result = _with_ids(frame, args.id_column, lineage, outputs)
     if args.out is None:
         result.to_csv(sys.stdout, index=False)
         return

@@ -43,8 +43,7 @@ def inject_shifts(
     eligible = np.flatnonzero(std > 1e-12)
     if n_corrupted < 1 or n_corrupted > len(eligible):
         raise ValueError(
-            f"n_corrupted must be in [1, {len(eligible)}] (non-constant columns), "
-            f"got {n_corrupted}"
+            f"n_corrupted must be in [1, {len(eligible)}] (non-constant columns), got {n_corrupted}"
         )
     rng = np.random.default_rng(seed)
     rows = np.array(normal_rows, dtype=np.float64, copy=True)

@@ -279,10 +279,11 @@ class BaseDetector(BaseEstimator):
         return self._score_features(features)
 
     def _explain_features(
-        self, features: np.ndarray, method: str
+        self, features: np.ndarray, method: str, baseline: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """A native method's per-encoded-feature contributions, and the encoded rows the
-        model expected instead (or None); only for ``native_explain_methods``."""
+        model expected instead (or None); only for ``native_explain_methods``. ``baseline``
+        is the encoded typical row, for methods that measure from a reference."""
         raise NotImplementedError
 
     def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

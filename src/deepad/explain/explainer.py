@@ -5,6 +5,7 @@ Methods (``method=``):
 - ``"auto"`` (default): the detector's own method, ``detector.default_explain_method``.
 - ``"residual"`` (AutoEncoder, VAE, PCA, AEGMM): per-feature squared reconstruction error,
   an exact split of the reconstruction score; the reconstruction is what the model expected.
+  (PCA's default is integrated gradients in closed form, exact for its quadratic score.)
 - ``"neighbours"`` (KNN): each column's share of the squared distance to the neighbours
   that set the score, an exact split; the nearest training row is what was expected.
 - ``"tails"`` (ECOD): the per-column tail surprisals that the score sums, an exact split.
@@ -35,7 +36,7 @@ def available_methods(detector: Any) -> list[str]:
         methods.append("integrated_gradients")
     methods += ["ablation", "shapley"]
     default = type(detector).default_explain_method
-    return [default] + [m for m in methods if m != default]
+    return list(dict.fromkeys([default, *methods]))
 
 
 def explain(detector: Any, X: Any, *, top: int = 3, method: str = "auto") -> Explanation:
@@ -94,13 +95,17 @@ def _attribute(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(contributions per input column, expected encoded rows or None)`` by ``method``."""
     n_columns = int(groups.max()) + 1
+    if method in type(detector).native_explain_methods and method != "members":
+        encoded, expected = detector._explain_features(features, method, baseline)
+        if method == "integrated_gradients":  # exact in closed form
+            notes["baseline_score"] = float(detector._score_features(baseline[None, :])[0])
+        return fold(encoded, groups, n_columns), expected
     if method == "integrated_gradients":
         encoded, errors = generic.integrated_gradients(
             detector._score_tensor, features, baseline, score_scale=_score_scale(detector)
         )
-        baseline_score = float(detector._score_features(baseline[None, :])[0])
         notes.update(
-            baseline_score=baseline_score,
+            baseline_score=float(detector._score_features(baseline[None, :])[0]),
             completeness_error_median=float(np.median(errors)),
             completeness_error_max=float(errors.max()),
         )
@@ -109,10 +114,7 @@ def _attribute(
         return generic.ablation(detector._score_features, features, baseline, groups), None
     if method == "shapley":
         return generic.shapley(detector._score_features, features, baseline, groups), None
-    if method == "members":
-        return _members(detector, features, groups, baseline, notes), None
-    encoded, expected = detector._explain_features(features, method)
-    return fold(encoded, groups, n_columns), expected
+    return _members(detector, features, groups, baseline, notes), None
 
 
 def _members(

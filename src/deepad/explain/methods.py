@@ -11,9 +11,9 @@
   values as the "absent" state; fair to interacting columns, ``n_samples`` times the
   cost of ablation.
 
-Ablation and Shapley sampling are captum's; integrated gradients are computed here
-(see its docstring for why). All three take and return encoded matrices; ``groups`` maps encoded features to input
-columns, so a categorical column's one-hot slots move together.
+Ablation and Shapley sampling are captum's; integrated gradients are computed here (see
+its docstring for why). All three take and return encoded matrices; ``groups`` maps
+encoded features to input columns, so a categorical column's one-hot slots move together.
 """
 
 from __future__ import annotations
@@ -74,9 +74,7 @@ def integrated_gradients(
             with torch.no_grad():
                 change = score_tensor(rows).double().numpy() - base_score
             attributions[at] = attr
-            errors[at] = np.abs(attr.sum(axis=1) - change) / np.maximum(
-                np.abs(change), score_scale
-            )
+            errors[at] = np.abs(attr.sum(axis=1) - change) / np.maximum(np.abs(change), score_scale)
         steps *= 4
         todo = todo[errors[todo] > tolerance] if steps <= max_steps else todo[:0]
     return attributions, errors

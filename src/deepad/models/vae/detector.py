@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 import torch
 from torch import nn
 
@@ -74,7 +73,7 @@ class VAE(TorchDetector):
         return negative_elbo(module, batch, self.beta)
 
     def _explain_features(
-        self, features: np.ndarray, method: str
+        self, features: np.ndarray, method: str, baseline: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
         # the reconstruction half of the negative ELBO; the KL term is the remainder
         return self._residual_explanation(features, 0.5)
