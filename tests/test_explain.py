@@ -147,9 +147,7 @@ def test_integrated_gradients_are_complete_and_match_captum(correlated):
     det = _fitted("DeepSVDD", correlated)
     features = det.preprocessor_.transform(correlated.head(40))
     baseline = typical_row(det.preprocessor_)
-    ours, errors = integrated_gradients(
-        det._score_tensor, features, baseline, n_steps=16, tolerance=np.inf
-    )
+    ours, errors = integrated_gradients(det._score_tensor, features, baseline, n_steps=16)
     rows = torch.as_tensor(features)
     reference = IntegratedGradients(det._score_tensor).attribute(
         rows,
@@ -159,11 +157,13 @@ def test_integrated_gradients_are_complete_and_match_captum(correlated):
     )
     np.testing.assert_allclose(ours, reference.detach().double().numpy(), rtol=1e-4, atol=1e-7)
     assert errors.shape == (40,)
+    _, fine = integrated_gradients(det._score_tensor, features, baseline, n_steps=128)
+    assert np.median(fine) < 0.25 * np.median(errors)  # the quadrature error shrinks
     explanation = det.explain(correlated.head(40), method="integrated_gradients")
-    assert explanation.notes["completeness_error_median"] < 0.1
+    assert explanation.notes["completeness_error_median"] < 0.25
     spread = np.ptp(explanation.scores)
     np.testing.assert_allclose(
-        explanation.remainder, explanation.notes["baseline_score"], atol=0.1 * spread
+        explanation.remainder, explanation.notes["baseline_score"], atol=0.25 * spread
     )
 
 

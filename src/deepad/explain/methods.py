@@ -2,8 +2,9 @@
 
 - ``integrated_gradients``: for torch detectors, whose score is differentiable in the
   encoded row. Attributions integrate the score's gradient along the straight path from
-  the typical normal row to the row; they sum to ``score(row) - score(typical row)``
-  (completeness), up to the quadrature error, which is reported.
+  the typical normal row to the row (8 Gauss-Legendre steps); they sum to
+  ``score(row) - score(typical row)`` (completeness), up to the quadrature error, which
+  is reported.
 - ``ablation``: for any detector. Each input column in turn (all its encoded features
   together) is set to its typical value; the contribution is the drop in score. Costs one
   scoring of the rows per input column.
@@ -36,8 +37,6 @@ def integrated_gradients(
     *,
     score_scale: float = 1.0,
     n_steps: int = IG_STEPS,
-    max_steps: int = 32,
-    tolerance: float = 0.05,
     chunk_rows: int = 512,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-encoded-feature attributions ``(n, d)`` and each row's completeness error.
@@ -46,38 +45,29 @@ def integrated_gradients(
     through the network as one batch with one backward pass. (captum's
     ``IntegratedGradients`` computes the same numbers, as the tests check, but takes
     per-row gradients of a tuple of outputs, about 10x slower on these small networks.)
-
-    The error is ``|sum(attr) - (score(x) - score(baseline))|`` over
-    ``max(|score(x) - score(baseline)|, score_scale)``. Rows above ``tolerance`` (a score
-    that bends sharply along the path) are redone with four times the steps, up to
-    ``max_steps``, so the smooth majority costs ``n_steps`` gradient evaluations.
+    Eight steps rank the columns as 128 do on the injected-anomaly benchmark; the sum
+    is less exact, so the error is returned: ``|sum(attr) - (score(x) - score(baseline))|``
+    over ``max(|score(x) - score(baseline)|, score_scale)``.
     """
     base = torch.as_tensor(baseline, dtype=torch.float32).reshape(1, -1)
+    nodes, weights = np.polynomial.legendre.leggauss(n_steps)
+    alphas = torch.as_tensor((nodes + 1.0) / 2.0, dtype=torch.float32)[:, None, None]
+    weights = torch.as_tensor(weights / 2.0, dtype=torch.float32)[:, None, None]
     with torch.no_grad():
         base_score = float(score_tensor(base)[0])
-    attributions = np.zeros(features.shape, dtype=np.float64)
-    errors = np.full(len(features), np.inf)
-    todo, steps = np.arange(len(features)), n_steps
-    while todo.size:
-        nodes, weights = np.polynomial.legendre.leggauss(steps)
-        alphas = torch.as_tensor((nodes + 1.0) / 2.0, dtype=torch.float32)[:, None, None]
-        weights = torch.as_tensor(weights / 2.0, dtype=torch.float32)[:, None, None]
-        for start in range(0, todo.size, chunk_rows):
-            at = todo[start : start + chunk_rows]
-            rows = torch.as_tensor(features[at], dtype=torch.float32)
-            path = (base + alphas * (rows - base)[None]).reshape(-1, rows.shape[1])
-            path.requires_grad_(True)
-            outputs = score_tensor(path)
-            (gradients,) = torch.autograd.grad(outputs.sum(), path)
-            mean_gradient = (gradients.reshape(steps, *rows.shape) * weights).sum(dim=0)
-            attr = (mean_gradient * (rows - base)).double().numpy()
-            with torch.no_grad():
-                change = score_tensor(rows).double().numpy() - base_score
-            attributions[at] = attr
-            errors[at] = np.abs(attr.sum(axis=1) - change) / np.maximum(np.abs(change), score_scale)
-        steps *= 4
-        todo = todo[errors[todo] > tolerance] if steps <= max_steps else todo[:0]
-    return attributions, errors
+    attributions, errors = [], []
+    for start in range(0, len(features), chunk_rows):
+        rows = torch.as_tensor(features[start : start + chunk_rows], dtype=torch.float32)
+        path = (base + alphas * (rows - base)[None]).reshape(-1, rows.shape[1])
+        path.requires_grad_(True)
+        (gradients,) = torch.autograd.grad(score_tensor(path).sum(), path)
+        mean_gradient = (gradients.reshape(n_steps, *rows.shape) * weights).sum(dim=0)
+        attr = (mean_gradient * (rows - base)).double().numpy()
+        with torch.no_grad():
+            change = score_tensor(rows).double().numpy() - base_score
+        attributions.append(attr)
+        errors.append(np.abs(attr.sum(axis=1) - change) / np.maximum(np.abs(change), score_scale))
+    return np.concatenate(attributions), np.concatenate(errors)
 
 
 def ablation(
