@@ -2,12 +2,14 @@
 
 det = deepad.AutoEncoder(random_state=0).fit(X_train)
 scores = det.decision_function(X_new)   # higher = more anomalous
+why = det.explain(X_new).text()         # "amount = 9,800 (typical 12-450); ..."
 det.save("model"); det = deepad.load("model")
 """
 
 from deepad._version import __version__
 from deepad.bundle import BundleError, load
 from deepad.core.base import BaseDetector
+from deepad.explain import Explanation
 from deepad.models import (
     AEGMM,
     ALAD,
@@ -43,6 +45,7 @@ __all__ = [
     "DeepSAD",
     "DeepSVDD",
     "DevNet",
+    "Explanation",
     "IsolationForest",
     "__version__",
     "load",

@@ -108,10 +108,15 @@ def run_demo(out: str | Path, log: Callable[[str], None] = print) -> DemoResult:
     log("five most anomalous held-out rows (AutoEncoder):")
     for line in top.to_string(index=False, float_format=lambda v: f"{v:.3f}").splitlines():
         log(f"  {line}")
+    explanation = model.explain(test_x.iloc[order], top=2)
+    top["why"] = explanation.text()
+    log(f"why, by {explanation.method} (the two columns that raised each score most):")
+    for sample, why in zip(top["sample_id"], top["why"], strict=True):
+        log(f"  sample {sample}: {why}")
     model.metrics_ = {"test_auroc": auroc["AutoEncoder"], "test_auprc": auprc["AutoEncoder"]}
     bundle = model.save(out, source="sklearn.datasets.load_breast_cancer", split_seed=0)
     log(f"bundle written to {Path(bundle).resolve()}")
-    log(f"next: deepad info {bundle}")
+    log(f"next: deepad info {bundle}   or   deepad explain {bundle} DATA.csv --top 3")
     return DemoResult(
         auroc=auroc,
         auprc=auprc,
