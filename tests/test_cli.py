@@ -153,7 +153,8 @@ def test_demo_runs_and_reports(tmp_path: Path, capsys) -> None:
     assert result.auroc["AutoEncoder"] > 0.75
     assert len(result.top_rows) == 5
     assert result.top_rows["score"].is_monotonic_decreasing
-    assert result.top_rows["why"].str.contains(r" = .* \(typical .*\); ").all()
+    # residuals: "area error = 138 (expected 93.6; typical 10.1-40); ..."
+    assert result.top_rows["why"].str.contains(r" = .* \(expected .*; typical .*\); ").all()
     loaded = deepad.load(result.bundle)
     assert loaded.metrics_["test_auroc"] == pytest.approx(result.auroc["AutoEncoder"])
 

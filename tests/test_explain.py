@@ -278,6 +278,16 @@ def test_readable_text_names_value_and_typical_range():
     assert text == f"amount = 9,800 (typical {format_number(low)}-{format_number(high)})"
 
 
+def test_text_shows_what_the_model_expected_when_it_knows(correlated):
+    det = deepad.KNN().fit(correlated)
+    rows = _with_outlier(correlated, "c", 9.0)
+    explanation = det.explain(rows, top=1)
+    nearest = explanation.expected["c"].iloc[0]
+    typical = explanation.typical["c"]
+    assert explanation.text()[0] == f"c = 9 (expected {format_number(nearest)}; typical {typical})"
+    assert explanation.top()["expected_1"].iloc[0] == format_number(nearest)
+
+
 def test_top_leaves_blank_what_did_not_raise_the_score(correlated):
     det = deepad.ECOD().fit(correlated)
     explanation = det.explain(correlated.head(3))

@@ -111,8 +111,8 @@ EVALUATIONS_PER_ROW = {
 @pytest.mark.parametrize(
     ("name", "budget"),
     [
-        ("AutoEncoder", EVALUATIONS_PER_ROW["integrated_gradients"]),
-        ("VAE", EVALUATIONS_PER_ROW["integrated_gradients"]),
+        ("AutoEncoder", EVALUATIONS_PER_ROW["residual"]),
+        ("VAE", EVALUATIONS_PER_ROW["residual"]),
         ("PCA", EVALUATIONS_PER_ROW["residual"]),  # integrated gradients in closed form
         ("KNN", EVALUATIONS_PER_ROW["neighbours"]),
         ("ECOD", EVALUATIONS_PER_ROW["tails"]),

@@ -93,15 +93,19 @@ class Explanation:
                 columns[f"share_{i + 1}"].append(float(value / positive[row]))
                 columns[f"value_{i + 1}"].append(shown)
                 columns[f"typical_{i + 1}"].append(self.typical[name])
+                context = f"typical {self.typical[name]}"
                 if self.expected is not None:
-                    columns[f"expected_{i + 1}"].append(format_value(self.expected.iat[row, j]))
-                texts[row].append(f"{name} = {shown} (typical {self.typical[name]})")
+                    expected = format_value(self.expected.iat[row, j])
+                    columns[f"expected_{i + 1}"].append(expected)
+                    context = f"expected {expected}; {context}"
+                texts[row].append(f"{name} = {shown} ({context})")
             out.update(columns)
         out["explanation"] = ["; ".join(parts) for parts in texts]
         return pd.DataFrame(out, index=self.contributions.index)
 
     def text(self, k: int | None = None) -> list[str]:
-        """The readable form per row: ``"amount = 9,800 (typical 12-450); ..."``."""
+        """The readable form per row: ``"amount = 9,800 (typical 12-450); ..."``, with
+        ``expected 310; `` before ``typical`` when the method has expected values."""
         return list(self.top(k)["explanation"])
 
     def _k(self, k: int | None) -> int:

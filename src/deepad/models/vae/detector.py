@@ -20,8 +20,8 @@ class VAE(TorchDetector):
     """
 
     summary = "variational autoencoder, negative ELBO; smooth scores, good on noisy numeric data"
-    native_explain_methods = ("residual",)  # the default stays integrated gradients, as for
-    # the AutoEncoder: at least as good on 7 of the 8 injected-anomaly datasets
+    native_explain_methods = ("residual",)
+    default_explain_method = "residual"  # as for the AutoEncoder (docs/benchmarks.md)
 
     def __init__(
         self,
