@@ -24,7 +24,9 @@ Protocol, per machine and detector:
   machines (the table) and the mean pooled over all steps of all machines; per machine in
   the CSV.
 
-The random-ranking baseline is exact, not simulated: a uniformly random top k holds
+A model-free peer ranks the metrics by their distance from the training median in
+training standard deviations ("deviation from median"). The random-ranking baseline is
+exact, not simulated: a uniformly random top k holds
 k * |G| / 38 members of G on average, so E[hit_t] = floor(P/100 * |G|) / 38, averaged
 like the detectors' hit rates.
 
@@ -248,6 +250,29 @@ def baseline_result(machine: Machine) -> Result:
     )
 
 
+def deviation_result(machine: Machine) -> Result:
+    """A model-free peer: rank metrics by |x - training median| / training std."""
+    median = np.median(machine.train, axis=0)
+    std = machine.train.std(axis=0)
+    deviation = np.abs(machine.test - median) / np.where(std > 0, std, 1.0)
+    contributions = deviation[machine.steps]
+    auroc = float(roc_auc_score(machine.label, deviation.max(axis=1)))
+    return Result(
+        detector="deviation from median",
+        method="abs(x - median) / std",
+        machine=machine.name,
+        steps=len(machine.steps),
+        hit_100=float(hit_rates(contributions, machine.truth, 100).mean()),
+        hit_150=float(hit_rates(contributions, machine.truth, 150).mean()),
+        auroc=auroc,
+        tie_rate=float(cut_is_tied(contributions, machine.truth, 150).mean()),
+        train_rows=len(machine.train),
+        fit_s=0.0,
+        score_s=0.0,
+        explain_s=0.0,
+    )
+
+
 def write_csv(results: Sequence[Result], path: Path) -> None:
     """All per-machine rows, with the total seconds, rewritten in full."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -312,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = args.machines or sorted(p.stem for p in (args.data / "arrays").glob("*.npz"))
     machines = [load_machine(args.data, name) for name in names]
     results = [baseline_result(machine) for machine in machines]
+    results += [deviation_result(machine) for machine in machines]
     for detector in args.detectors:
         started = time.perf_counter()
         for machine in machines:
