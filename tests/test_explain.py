@@ -356,3 +356,18 @@ def test_bundle_without_typical_ranges_still_explains(tmp_path, correlated):
     manifest_path.write_text(json.dumps(manifest))
     text = deepad.load(path).explain(_with_outlier(correlated, "c", 9.0), top=1).text()[0]
     assert text.startswith("c = 9 (typical around ")
+
+
+def test_isolation_forest_ablation_equals_captums(mixed_frame):
+    from deepad.explain.fold import fold
+    from deepad.explain.methods import ablation
+
+    det = deepad.IsolationForest(n_estimators=30, random_state=0).fit(mixed_frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        features = det.preprocessor_.transform(mixed_frame)
+    baseline = typical_row(det.preprocessor_)
+    groups = column_groups(det.preprocessor_)
+    reference = ablation(det._score_features, features, baseline, groups)  # captum
+    ours, _ = det._explain_features(features, "ablation", baseline, groups)
+    np.testing.assert_allclose(fold(ours, groups, reference.shape[1]), reference, atol=1e-12)

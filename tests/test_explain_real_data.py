@@ -120,7 +120,7 @@ EVALUATIONS_PER_ROW = {
         ("DeepSVDD", EVALUATIONS_PER_ROW["ablation"]),
         ("DTE", EVALUATIONS_PER_ROW["integrated_gradients"]),
         # members: every member scores each row, then the winner explains it
-        ("Auto", 3 + 3 + EVALUATIONS_PER_ROW["ablation"]),
+        ("Auto", 3 + 3 + EVALUATIONS_PER_ROW["residual"]),
     ],
 )
 def test_explaining_costs_a_bounded_number_of_model_evaluations(cardio, name, budget):

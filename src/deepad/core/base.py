@@ -279,11 +279,13 @@ class BaseDetector(BaseEstimator):
         return self._score_features(features)
 
     def _explain_features(
-        self, features: np.ndarray, method: str, baseline: np.ndarray
+        self, features: np.ndarray, method: str, baseline: np.ndarray, groups: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """A native method's per-encoded-feature contributions, and the encoded rows the
         model expected instead (or None); only for ``native_explain_methods``. ``baseline``
-        is the encoded typical row, for methods that measure from a reference."""
+        is the encoded typical row, for methods that measure from a reference; ``groups``
+        maps each encoded feature to its input column, for methods that move a column's
+        features together (a per-column value may sit on the column's first feature)."""
         raise NotImplementedError
 
     def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -96,7 +96,7 @@ def _attribute(
     """``(contributions per input column, expected encoded rows or None)`` by ``method``."""
     n_columns = int(groups.max()) + 1
     if method in type(detector).native_explain_methods and method != "members":
-        encoded, expected = detector._explain_features(features, method, baseline)
+        encoded, expected = detector._explain_features(features, method, baseline, groups)
         if method == "integrated_gradients":  # exact in closed form
             notes["baseline_score"] = float(detector._score_features(baseline[None, :])[0])
         return fold(encoded, groups, n_columns), expected

@@ -54,6 +54,6 @@ class ECOD(BaseDetector):
         self.sorted_ = arrays["sorted_"]
 
     def _explain_features(
-        self, features: np.ndarray, method: str, baseline: np.ndarray
+        self, features: np.ndarray, method: str, baseline: np.ndarray, groups: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
         return self._tail_surprisals(features), None

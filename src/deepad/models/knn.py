@@ -66,7 +66,7 @@ class KNN(BaseDetector):
         self.index_ = self._index(self.reference_)
 
     def _explain_features(
-        self, features: np.ndarray, method: str, baseline: np.ndarray
+        self, features: np.ndarray, method: str, baseline: np.ndarray, groups: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
         # distance d = sqrt(sum_j (x_j - n_j)^2) splits exactly as sum_j (x_j - n_j)^2 / d,
         # for the k-th neighbour ("largest") or averaged over the k ("mean")

@@ -61,7 +61,7 @@ class PCA(BaseDetector):
         self.components_ = arrays["components_"]
 
     def _explain_features(
-        self, features: np.ndarray, method: str, baseline: np.ndarray
+        self, features: np.ndarray, method: str, baseline: np.ndarray, groups: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
         rows = features.astype(np.float64)
         if method == "integrated_gradients":

@@ -199,7 +199,7 @@ class AEGMM(TorchDetector):
         self.gmm_ = {name: np.array(arrays[f"gmm.{name}"]) for name in GMM_ARRAYS}
 
     def _explain_features(
-        self, features: np.ndarray, method: str, baseline: np.ndarray
+        self, features: np.ndarray, method: str, baseline: np.ndarray, groups: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
         # where the autoencoder stage failed to reconstruct; not a split of the GMM energy
         return self._residual_explanation(features, 1.0 / features.shape[1])

@@ -70,7 +70,7 @@ class AutoEncoder(TorchDetector):
         return torch.mean((module(batch) - batch) ** 2, dim=1)
 
     def _explain_features(
-        self, features: np.ndarray, method: str, baseline: np.ndarray
+        self, features: np.ndarray, method: str, baseline: np.ndarray, groups: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
         # the score is the mean squared error, so these terms sum to it exactly
         return self._residual_explanation(features, 1.0 / features.shape[1])

@@ -73,7 +73,7 @@ class VAE(TorchDetector):
         return negative_elbo(module, batch, self.beta)
 
     def _explain_features(
-        self, features: np.ndarray, method: str, baseline: np.ndarray
+        self, features: np.ndarray, method: str, baseline: np.ndarray, groups: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
         # the reconstruction half of the negative ELBO; the KL term is the remainder
         return self._residual_explanation(features, 0.5)
