@@ -135,6 +135,18 @@ def test_auto_members_explain_the_member_that_set_the_score(correlated):
     assert ((weights > 0).sum(axis=1) == 1).all()  # the max rule: one member per row
 
 
+def test_auto_with_deep_members_explains_through_them(correlated):
+    members = ["KNN", "DeepSVDD", "AutoEncoder"]
+    det = deepad.Auto(
+        members=members,
+        member_params={"DeepSVDD": {"epochs": 3}, "AutoEncoder": {"epochs": 3}},
+        random_state=0,
+    ).fit(correlated)
+    explanation = det.explain(_with_outlier(correlated, "c", 9.0))
+    assert explanation.top(1)["feature_1"].iloc[0] == "c"
+    assert np.isfinite(explanation.contributions.to_numpy()).all()
+
+
 def test_auto_mean_rule_weighs_every_member(correlated):
     det = deepad.Auto(combine="mean", random_state=0).fit(correlated)
     weights = det._member_weights(det.preprocessor_.transform(correlated.head(5)))

@@ -114,15 +114,11 @@ def _attribute(
         return generic.ablation(detector._score_features, features, baseline, groups), None
     if method == "shapley":
         return generic.shapley(detector._score_features, features, baseline, groups), None
-    return _members(detector, features, groups, baseline, notes), None
+    return _members(detector, features, groups, baseline), None
 
 
 def _members(
-    detector: Any,
-    features: np.ndarray,
-    groups: np.ndarray,
-    baseline: np.ndarray,
-    notes: dict[str, float],
+    detector: Any, features: np.ndarray, groups: np.ndarray, baseline: np.ndarray
 ) -> np.ndarray:
     """An ensemble's contributions: its members', weighted as the ensemble combines them."""
     weights = detector._member_weights(features)  # (n, members)
@@ -131,12 +127,16 @@ def _members(
         rows = np.flatnonzero(weights[:, position])
         if rows.size:
             member_method = type(member).default_explain_method
-            part, _ = _attribute(member, features[rows], member_method, groups, baseline, notes)
+            part, _ = _attribute(member, features[rows], member_method, groups, baseline, {})
             out[rows] += part * weights[rows, position, None]
     return out
 
 
 def _score_scale(detector: Any) -> float:
-    """A detector's typical score spread: the inter-quartile range of its training scores."""
-    low, high = np.percentile(detector.decision_scores_, [25, 75])
+    """A detector's typical score spread: the inter-quartile range of its training scores
+    (1.0 for an ensemble's members, which keep none; it only scales the reported error)."""
+    training = getattr(detector, "decision_scores_", None)
+    if training is None:
+        return 1.0
+    low, high = np.percentile(training, [25, 75])
     return float(high - low) if high > low else 1.0
