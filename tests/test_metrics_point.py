@@ -23,7 +23,7 @@ def test_auprc_is_average_precision():
     ("labels", "scores", "message"),
     [
         ([0, 1], [0.1], "differ in length"),
-        ([0, 2], [0.1, 0.2], "only 0"),
+        ([0, 2], [0.1, 0.2], "only 0 and 1"),
         ([1, 1], [0.1, 0.2], "both classes"),
         ([0, 1], [0.1, np.nan], "NaN or infinite"),
         ([[0, 1]], [[0.1, 0.2]], "1-D"),

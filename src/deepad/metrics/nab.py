@@ -37,9 +37,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from deepad.metrics.checks import as_binary, run_bounds
 
 __all__ = [
     "NAB_PROFILES",
@@ -101,7 +104,7 @@ def nab_probation_length(n: int, probation_percent: float = 0.15) -> int:
     if not 0.0 <= probation_percent < 1.0:
         raise ValueError(f"probation_percent must be in [0, 1), got {probation_percent}")
     bound = min(math.floor(probation_percent * n), probation_percent * 5000)
-    return int(math.ceil(bound))
+    return math.ceil(bound)
 
 
 def detections_from_scores(scores: Any, threshold: float) -> np.ndarray:
@@ -119,18 +122,12 @@ def detections_from_scores(scores: Any, threshold: float) -> np.ndarray:
 
 def _runs(mask: np.ndarray) -> list[Window]:
     """Inclusive ``(start, end)`` of each run of consecutive True values."""
-    padded = np.concatenate(([False], mask, [False])).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    starts, ends = run_bounds(mask)
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
 
 
 def _check_binary(values: Any, name: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size and (arr.dtype.kind not in "biuf" or not np.isin(arr, (0, 1)).all()):
-        raise ValueError(f"{name} must hold only 0/1 (or booleans)")
-    return arr.astype(bool)
+    return as_binary(values, name, allow_empty=True)
 
 
 def _check_windows(windows: Any, n: int) -> list[Window]:
@@ -148,7 +145,7 @@ def _check_windows(windows: Any, n: int) -> list[Window]:
     for a, b in out:
         if not 0 <= a <= b <= n - 1:
             raise ValueError(f"window ({a}, {b}) is out of range for a series of length {n}")
-    for (_, prev_end), (start, _) in zip(out, out[1:], strict=False):
+    for (_, prev_end), (start, _) in pairwise(out):
         if start <= prev_end:
             raise ValueError(f"windows overlap: one ends at {prev_end}, the next starts at {start}")
     return out
