@@ -136,7 +136,7 @@ def test_label_column_must_be_binary(transactions: Path, tmp_path: Path, capsys)
 
 
 def test_every_command_has_help(capsys) -> None:
-    for command in ["fit", "score", "explain", "info", "models", "demo"]:
+    for command in ["fit", "score", "explain", "report", "info", "models", "demo"]:
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
@@ -157,6 +157,9 @@ def test_demo_runs_and_reports(tmp_path: Path, capsys) -> None:
     assert result.top_rows["why"].str.contains(r" = .* \(expected .*; typical .*\); ").all()
     loaded = deepad.load(result.bundle)
     assert loaded.metrics_["test_auroc"] == pytest.approx(result.auroc["AutoEncoder"])
+    report = result.report.read_text()
+    assert result.report.parent == result.bundle.parent  # beside the bundle, not inside it
+    assert "id='roc-pr'" in report and "<th>sample_id</th>" in report
 
 
 def test_semi_supervised_detectors_learn_from_the_label_column(tmp_path: Path, capsys) -> None:

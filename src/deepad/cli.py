@@ -1,4 +1,4 @@
-"""``deepad`` command line: fit, score, explain, info, models, demo, bench.
+"""``deepad`` command line: fit, score, explain, report, info, models, demo, bench.
 
 Every command has ``--help``. Errors in the user's input are printed as one line
 (``deepad: error: ...``) with exit status 2, never as a traceback; set DEEPAD_DEBUG=1
@@ -260,6 +260,34 @@ def cmd_explain(args: argparse.Namespace) -> None:
         f"explained {len(result)} rows by {explanation.method} "
         f"(top {min(args.top, explanation.contributions.shape[1])} columns each); wrote {out}"
     )
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from deepad.bundle import load, read_manifest
+    from deepad.io.tables import read_table
+    from deepad.report import build_report, write_report
+
+    if args.top < 1:
+        raise UsageError(f"--top must be at least 1, got {args.top}")
+    detector = load(args.bundle)
+    lineage = read_manifest(args.bundle).get("lineage", {})
+    frame = read_table(args.data)
+    labels = None
+    if args.label_column:
+        _require_columns(frame, [args.label_column], "--label-column")
+        labels = _read_labels(frame[args.label_column], args.label_column, semi_supervised=False)
+    ids = _with_ids(frame, args.id_column, lineage, pd.DataFrame(index=range(len(frame))))
+    text = build_report(
+        detector,
+        frame,
+        labels=labels,
+        ids=None if list(ids.columns) == ["row"] else ids,
+        top=args.top,
+        source=str(args.data),
+    )
+    out = write_report(text, args.out)
+    size = out.stat().st_size / 1e6
+    print(f"report on {len(frame)} rows written to {out.resolve()} ({size:.2f} MB)")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -538,6 +566,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_id_option(explain)
     explain.set_defaults(func=cmd_explain)
+
+    report = commands.add_parser(
+        "report", help="write a self-contained HTML report of a bundle scoring a table"
+    )
+    report.add_argument("bundle", help="bundle directory written by `deepad fit`")
+    report.add_argument("data", help="data to score, .csv or .parquet")
+    report.add_argument("--out", required=True, help="HTML file to write")
+    report.add_argument(
+        "--label-column",
+        help="0/1 column of known anomalies: adds ROC and precision-recall curves",
+    )
+    report.add_argument(
+        "--top", type=int, default=20, help="most anomalous rows listed, explained (default 20)"
+    )
+    _add_id_option(report)
+    report.set_defaults(func=cmd_report)
 
     info = commands.add_parser("info", help="describe a saved bundle")
     info.add_argument("bundle", help="bundle directory")

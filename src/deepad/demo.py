@@ -22,6 +22,7 @@ from sklearn.model_selection import train_test_split
 
 from deepad.core.base import BaseDetector
 from deepad.models import AutoEncoder, IsolationForest
+from deepad.report import build_report, write_report
 
 
 def load_demo_table(n_anomalies: int = 21, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -47,6 +48,7 @@ class DemoResult:
     fit_seconds: dict[str, float]
     top_rows: pd.DataFrame
     bundle: Path
+    report: Path
     n_train: int
     n_test: int
     n_test_anomalies: int
@@ -116,6 +118,19 @@ def run_demo(out: str | Path, log: Callable[[str], None] = print) -> DemoResult:
     model.metrics_ = {"test_auroc": auroc["AutoEncoder"], "test_auprc": auprc["AutoEncoder"]}
     bundle = model.save(out, source="sklearn.datasets.load_breast_cancer", split_seed=0)
     log(f"bundle written to {Path(bundle).resolve()}")
+    report = write_report(
+        build_report(
+            model,
+            test_x,
+            labels=test_y,
+            ids=table.loc[test_x.index, ["sample_id"]],
+            top=10,
+            title="deepad demo: AutoEncoder on held-out Breast Cancer Wisconsin rows",
+            source="sklearn.datasets.load_breast_cancer, held-out 30%",
+        ),
+        Path(f"{Path(bundle)}-report.html"),
+    )
+    log(f"report written to {report.resolve()}")
     log(f"next: deepad info {bundle}   or   deepad explain {bundle} DATA.csv --top 3")
     return DemoResult(
         auroc=auroc,
@@ -123,6 +138,7 @@ def run_demo(out: str | Path, log: Callable[[str], None] = print) -> DemoResult:
         fit_seconds=seconds,
         top_rows=top,
         bundle=Path(bundle),
+        report=report,
         n_train=len(train_x),
         n_test=len(test_x),
         n_test_anomalies=int(test_y.sum()),

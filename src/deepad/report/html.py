@@ -1,0 +1,207 @@
+"""``build_report``: one self-contained HTML page on how a detector sees a table.
+
+No network and no CDN: styles are inline and plots are PNG data URIs, so the file can be
+mailed or archived and opens the same anywhere. Sections: a summary (detector, rows,
+flags and the threshold's stated error rate), the score distribution with the threshold,
+ROC and precision-recall curves when labels are given, and the most anomalous rows with
+their explanation bars and typical values. A small inline script checks that every plot
+decoded and records it on ``<body data-plots-ok>``, which the browser test reads.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from deepad._version import __version__
+from deepad.metrics import auprc, auroc
+from deepad.report import plots
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; }
+table { border-collapse: collapse; font-size: 0.85em; }
+td, th { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1em 0; } figure img { max-width: 100%; }
+.bar { display: inline-block; width: 80px; height: 0.8em; background: #eee; margin-right: 6px; }
+.bar span { display: block; height: 100%; background: #dd8452; }
+.why div { white-space: nowrap; }
+.note { color: #666; font-size: 0.85em; }
+"""
+
+_CHECK = """
+window.addEventListener("load", function () {
+  var plots = document.querySelectorAll("img.plot");
+  var ok = 0;
+  plots.forEach(function (img) { if (img.complete && img.naturalWidth > 0) ok += 1; });
+  document.body.dataset.plotsOk = ok + "/" + plots.length;
+});
+"""
+
+
+def build_report(
+    detector: Any,
+    data: pd.DataFrame,
+    *,
+    labels: np.ndarray | None = None,
+    ids: pd.DataFrame | None = None,
+    top: int = 20,
+    title: str | None = None,
+    source: str | None = None,
+) -> str:
+    """The report's HTML for ``detector`` scoring ``data`` (labels and ids optional)."""
+    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+        raise ValueError(f"top must be a positive int, got {top!r}")
+    scores = detector.decision_function(data)
+    calibrator = detector.calibrator_
+    flags = calibrator.decide(scores)
+    p_values = calibrator.p_values(scores) if calibrator.n_calibration else None
+    rule = calibrator.describe()
+    if labels is not None:
+        labels = np.asarray(labels)
+        if len(labels) != len(scores):
+            raise ValueError(f"labels ({len(labels)}) and data ({len(scores)}) differ in length")
+    sections = [
+        _summary(detector, scores, flags, rule, labels, source),
+        _figure(
+            "score-distribution",
+            "Score distribution and threshold",
+            plots.score_distribution(scores, float(calibrator.threshold), rule, labels),
+        ),
+    ]
+    if labels is not None and 0 < labels.sum() < len(labels):
+        sections.append(
+            _figure(
+                "roc-pr",
+                "ROC and precision-recall against the labels",
+                plots.roc_and_pr(labels, scores, auroc(labels, scores), auprc(labels, scores)),
+            )
+        )
+    sections.append(_top_rows(detector, data, scores, p_values, flags, labels, ids, top))
+    heading = html.escape(title or f"deepad report: {type(detector).__name__}")
+    created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{heading}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{heading}</h1><p class='note'>deepad {__version__}, {created}</p>"
+        + "".join(sections)
+        + f"<script>{_CHECK}</script></body></html>\n"
+    )
+
+
+def write_report(text: str, path: str | Path) -> Path:
+    """Write the report; refuses a path inside a bundle directory (bundles hold two files)."""
+    out = Path(path)
+    if (out.parent / "manifest.json").exists():
+        raise ValueError(f"{out.parent} is a model bundle; write the report elsewhere")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+def _summary(
+    detector: Any,
+    scores: np.ndarray,
+    flags: np.ndarray,
+    rule: str,
+    labels: np.ndarray | None,
+    source: str | None,
+) -> str:
+    rows = [
+        ("detector", type(detector).__name__),
+        ("rows scored", f"{len(scores):,}"),
+        ("rows flagged", f"{int(flags.sum()):,} ({flags.mean():.2%})"),
+        ("decision rule", rule),
+        ("calibration rows", f"{detector.calibrator_.n_calibration:,}"),
+        ("trained on", f"{detector.training_rows_:,} rows"),
+    ]
+    if source:
+        rows.insert(0, ("data", source))
+    if labels is not None and 0 < labels.sum() < len(labels):
+        caught = int(flags[labels == 1].sum())
+        false_alarms = int(flags[labels == 0].sum())
+        rows += [
+            ("labelled anomalies", f"{int(labels.sum()):,} ({labels.mean():.2%})"),
+            ("AUROC / AUPRC", f"{auroc(labels, scores):.3f} / {auprc(labels, scores):.3f}"),
+            ("anomalies flagged", f"{caught:,} of {int(labels.sum()):,}"),
+            ("normal rows flagged", f"{false_alarms:,} of {int((labels == 0).sum()):,}"),
+        ]
+    body = "".join(
+        f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
+        for name, value in rows
+    )
+    return f"<section id='summary'><h2>Summary</h2><table>{body}</table></section>"
+
+
+def _figure(ident: str, caption: str, uri: str) -> str:
+    return (
+        f"<section id='{ident}'><h2>{html.escape(caption)}</h2><figure>"
+        f"<img class='plot' alt='{html.escape(caption)}' src='{uri}'></figure></section>"
+    )
+
+
+def _top_rows(
+    detector: Any,
+    data: pd.DataFrame,
+    scores: np.ndarray,
+    p_values: np.ndarray | None,
+    flags: np.ndarray,
+    labels: np.ndarray | None,
+    ids: pd.DataFrame | None,
+    top: int,
+) -> str:
+    order = np.argsort(-scores, kind="stable")[: min(top, len(scores))]
+    explanation = detector.explain(data.iloc[order], top=3)
+    contributors = explanation.top()
+    id_columns = list(ids.columns) if ids is not None else ["row"]
+    head = ["rank", *id_columns, "score", "p-value", "flagged"]
+    head += ["label"] if labels is not None else []
+    head += [f"why ({explanation.method})"]
+    lines = ["<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
+    for rank, position in enumerate(order):
+        row_ids = ids.iloc[position].tolist() if ids is not None else [int(position)]
+        cells = [f"<td class='num'>{rank + 1}</td>"]
+        cells += [f"<td>{html.escape(str(v))}</td>" for v in row_ids]
+        cells.append(f"<td class='num'>{scores[position]:.4g}</td>")
+        p_text = f"{p_values[position]:.3g}" if p_values is not None else ""
+        cells.append(f"<td class='num'>{p_text}</td>")
+        cells.append(f"<td>{'yes' if flags[position] else 'no'}</td>")
+        if labels is not None:
+            cells.append(f"<td class='num'>{int(labels[position])}</td>")
+        cells.append(f"<td class='why'>{_bars(contributors.iloc[rank])}</td>")
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    note = (
+        "<p class='note'>Bars: each column's share of the row's positive contributions; "
+        "'typical' is the 5th-95th percentile (or the most frequent categories) of the "
+        "training rows; 'expected' is what the model reconstructed or the nearest normal row."
+        "</p>"
+    )
+    return (
+        f"<section id='top-anomalies'><h2>The {len(order)} most anomalous rows</h2>"
+        f"<table>{''.join(lines)}</table>{note}</section>"
+    )
+
+
+def _bars(row: pd.Series) -> str:
+    parts = []
+    for i in range(1, 4):
+        feature = row.get(f"feature_{i}")
+        if feature is None or (isinstance(feature, float) and np.isnan(feature)):
+            continue
+        share = float(row[f"share_{i}"])
+        text = f"{feature} = {row[f'value_{i}']} ("
+        expected = row.get(f"expected_{i}")
+        if expected is not None and not (isinstance(expected, float) and np.isnan(expected)):
+            text += f"expected {expected}; "
+        text += f"typical {row[f'typical_{i}']})"
+        parts.append(
+            f"<div><span class='bar'><span style='width:{100 * share:.0f}%'></span></span>"
+            f"{html.escape(text)} <span class='note'>{share:.0%}</span></div>"
+        )
+    return "".join(parts)
