@@ -33,12 +33,12 @@ def report() -> str:
 
 
 def test_report_has_every_section_and_is_self_contained(report):
-    for section in ("summary", "score-distribution", "roc-pr", "top-anomalies"):
+    for section in ("summary", "score-distribution", "roc-pr", "top-anomalies", "drift"):
         assert f"id='{section}'" in report
     images = re.findall(
         r"<img class='plot' alt='[^']*' src='data:image/png;base64,([^']+)'", report
     )
-    assert len(images) == 2 and all(len(data) > 10_000 for data in images)
+    assert len(images) == 3 and all(len(data) > 10_000 for data in images)
     assert not re.search(r"(src|href)=['\"]?https?:", report)  # nothing fetched from a network
     assert "AUROC / AUPRC" in report
     assert report.count("class='bar'") == 3 * 20  # 20 rows x 3 explained columns
@@ -98,3 +98,32 @@ def test_report_command(tmp_path, capsys):
     assert "<th>id</th>" in text  # the excluded id column names the rows
     assert main([*args, "--top", "0", "--out", str(out)]) == 2
     assert "--top must be at least 1" in capsys.readouterr().err
+
+
+def test_drift_panel_flags_the_column_that_moved():
+    from deepad.monitor import feature_drift
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    train = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "c": rng.choice(["x", "y", "z"], n, p=[0.6, 0.3, 0.1]),
+        }
+    )
+    det = deepad.ECOD().fit(train)
+    same = feature_drift(det.preprocessor_, train.sample(1000, random_state=1))
+    assert not same["drifted"].any()
+    moved = train.sample(1000, random_state=2).copy()
+    moved["b"] += 1.5  # about 45% of values now above the training 95th percentile
+    moved["c"] = rng.choice(["x", "w"], 1000)  # an unseen category
+    drift = feature_drift(det.preprocessor_, moved).set_index("column")
+    assert drift.loc["b", "drifted"] and drift.loc["c", "drifted"]
+    assert not drift.loc["a", "drifted"]
+    assert drift.loc["b", "value"] > 0.3
+    assert drift.loc["b", "mean_shift"] == pytest.approx(1.5, abs=0.15)
+    text = build_report(det, moved, top=3)
+    assert "2 of 3 columns drifted" in text
+    with pytest.raises(ValueError, match="alpha"):
+        feature_drift(det.preprocessor_, moved, alpha=0)

@@ -60,8 +60,8 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert console == [], console
     body = re.search(r"<body[^>]*data-plots-ok=\"(\d+)/(\d+)\"", dom.stdout)
     assert body is not None, "the page's check script did not run"
-    assert body.group(1) == body.group(2) == "2"  # both plots decoded, none broken
-    for section in ("summary", "score-distribution", "roc-pr", "top-anomalies"):
+    assert body.group(1) == body.group(2) == "3"  # every plot decoded, none broken
+    for section in ("summary", "score-distribution", "roc-pr", "top-anomalies", "drift"):
         assert f'id="{section}"' in dom.stdout
     assert len(re.findall(r"<tr>", dom.stdout)) > 20  # summary and top-rows tables rendered
 

@@ -3,8 +3,9 @@
 No network and no CDN: styles are inline and plots are PNG data URIs, so the file can be
 mailed or archived and opens the same anywhere. Sections: a summary (detector, rows,
 flags and the threshold's stated error rate), the score distribution with the threshold,
-ROC and precision-recall curves when labels are given, and the most anomalous rows with
-their explanation bars and typical values. A small inline script checks that every plot
+ROC and precision-recall curves when labels are given, the most anomalous rows with
+their explanation bars and typical values, and drift per column against the training
+statistics the bundle keeps. A small inline script checks that every plot
 decoded and records it on ``<body data-plots-ok>``, which the browser test reads.
 """
 
@@ -20,6 +21,7 @@ import pandas as pd
 
 from deepad._version import __version__
 from deepad.metrics import auprc, auroc
+from deepad.monitor import feature_drift
 from deepad.report import plots
 
 _STYLE = """
@@ -84,6 +86,7 @@ def build_report(
             )
         )
     sections.append(_top_rows(detector, data, scores, p_values, flags, labels, ids, top))
+    sections.append(_drift(detector, data))
     heading = html.escape(title or f"deepad report: {type(detector).__name__}")
     created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
@@ -141,9 +144,14 @@ def _summary(
 
 def _figure(ident: str, caption: str, uri: str) -> str:
     return (
-        f"<section id='{ident}'><h2>{html.escape(caption)}</h2><figure>"
-        f"<img class='plot' alt='{html.escape(caption)}' src='{uri}'></figure></section>"
+        f"<section id='{ident}'><h2>{html.escape(caption)}</h2>"
+        + _figure_body(caption, uri)
+        + "</section>"
     )
+
+
+def _figure_body(caption: str, uri: str) -> str:
+    return f"<figure><img class='plot' alt='{html.escape(caption)}' src='{uri}'></figure>"
 
 
 def _top_rows(
@@ -185,6 +193,34 @@ def _top_rows(
     return (
         f"<section id='top-anomalies'><h2>The {len(order)} most anomalous rows</h2>"
         f"<table>{''.join(lines)}</table>{note}</section>"
+    )
+
+
+def _drift(detector: Any, data: pd.DataFrame) -> str:
+    drift = feature_drift(detector.preprocessor_, data)
+    head = ["column", "kind", "statistic", "value", "expected", "mean shift (std)", "p-value"]
+    rows = ["<tr>" + "".join(f"<th>{h}</th>" for h in [*head, "drifted"]) + "</tr>"]
+    for record in drift.head(30).itertuples(index=False):
+        shift = "" if np.isnan(record.mean_shift) else f"{record.mean_shift:+.2f}"
+        value = "" if np.isnan(record.value) else f"{record.value:.3f}"
+        rows.append(
+            f"<tr><td>{html.escape(str(record.column))}</td><td>{record.kind}</td>"
+            f"<td>{record.statistic}</td><td class='num'>{value}</td>"
+            f"<td class='num'>{record.expected:.2f}</td><td class='num'>{shift}</td>"
+            f"<td class='num'>{record.p_value:.2g}</td>"
+            f"<td>{'yes' if record.drifted else 'no'}</td></tr>"
+        )
+    flagged = int(drift["drifted"].sum())
+    note = (
+        f"<p class='note'>{flagged} of {len(drift)} columns drifted from the training data "
+        "(test at 0.001 and a change of practical size: above 20% outside the training "
+        "5-95% range, or a category share distance above 0.1). Computed from the statistics "
+        "the bundle keeps; no training rows are needed.</p>"
+    )
+    return (
+        "<section id='drift'><h2>Drift against the training data</h2>"
+        + _figure_body("drift", plots.drift_bars(drift))
+        + f"<table>{''.join(rows)}</table>{note}</section>"
     )
 
 

@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # no display; must precede pyplot
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 #: points kept per ROC or PR curve (evenly spaced along the curve)
@@ -83,4 +84,19 @@ def roc_and_pr(labels: np.ndarray, scores: np.ndarray, auroc: float, auprc: floa
                 ylim=(0, 1.02))  # fmt: skip
     for axis in (roc_axis, pr_axis):
         axis.legend(fontsize=8)
+    return _png(figure)
+
+
+def drift_bars(drift: pd.DataFrame) -> str:
+    """Per column, the drift statistic (outside share or category distance), flagged in red."""
+    shown = drift.head(30)
+    figure, axis = plt.subplots(figsize=(8, max(2.0, 0.28 * len(shown) + 1.0)))
+    colours = [_THRESHOLD if flag else _NORMAL for flag in shown["drifted"]]
+    axis.barh(
+        shown["column"].astype(str)[::-1], shown["value"].fillna(0)[::-1], color=colours[::-1]
+    )
+    axis.axvline(0.10, color="grey", linestyle=":", label="10%: expected share outside 5-95%")
+    axis.set_xlabel("numeric: share of values outside the training 5-95% range; "
+                    "categorical: category share distance")  # fmt: skip
+    axis.legend(fontsize=8)
     return _png(figure)
