@@ -67,6 +67,6 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report-cardio.png"
-    result = _run([f"--screenshot={shot}", "--window-size=1200,2400", url], tmp_path)
+    result = _run([f"--screenshot={shot}", "--window-size=1200,4200", url], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
