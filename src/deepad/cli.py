@@ -233,15 +233,19 @@ def cmd_score(args: argparse.Namespace) -> None:
     print(f"scored {len(result)} rows, flagged {int(result['label'].sum())} ({rule}); wrote {out}")
 
 
-def cmd_explain(args: argparse.Namespace) -> None:
+def _bundle_and_data(args: argparse.Namespace) -> tuple[Any, dict, pd.DataFrame]:
+    """The bundle's detector, its lineage and the data file, after checking ``--top``."""
     from deepad.bundle import load, read_manifest
     from deepad.io.tables import read_table
 
     if args.top < 1:
         raise UsageError(f"--top must be at least 1, got {args.top}")
     detector = load(args.bundle)
-    lineage = read_manifest(args.bundle).get("lineage", {})
-    frame = read_table(args.data)
+    return detector, read_manifest(args.bundle).get("lineage", {}), read_table(args.data)
+
+
+def cmd_explain(args: argparse.Namespace) -> None:
+    detector, lineage, frame = _bundle_and_data(args)
     explanation = detector.explain(frame, top=args.top, method=args.method)
     table = explanation.top().reset_index(drop=True)
     calibrator = detector.calibrator_
@@ -263,15 +267,9 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from deepad.bundle import load, read_manifest
-    from deepad.io.tables import read_table
     from deepad.report import build_report, write_report
 
-    if args.top < 1:
-        raise UsageError(f"--top must be at least 1, got {args.top}")
-    detector = load(args.bundle)
-    lineage = read_manifest(args.bundle).get("lineage", {})
-    frame = read_table(args.data)
+    detector, lineage, frame = _bundle_and_data(args)
     labels = None
     if args.label_column:
         _require_columns(frame, [args.label_column], "--label-column")
