@@ -102,7 +102,11 @@ def _attribute(
         return fold(encoded, groups, n_columns), expected
     if method == "integrated_gradients":
         encoded, errors = generic.integrated_gradients(
-            detector._score_tensor, features, baseline, score_scale=_score_scale(detector)
+            detector._score_tensor,
+            features,
+            baseline,
+            score_scale=_score_scale(detector),
+            chunk_rows=type(detector)._gradient_chunk_rows,
         )
         notes.update(
             baseline_score=float(detector._score_features(baseline[None, :])[0]),

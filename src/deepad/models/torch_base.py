@@ -57,6 +57,8 @@ class TorchDetector(BaseDetector):
     _score_batch_size: ClassVar[int] = 4096
     #: the score is a differentiable torch function of the encoded row (``_score_tensor``)
     differentiable: ClassVar[bool] = True
+    #: rows per integrated-gradients batch (each row goes through once per quadrature step)
+    _gradient_chunk_rows: ClassVar[int] = 512
     default_explain_method: ClassVar[str] = "integrated_gradients"
 
     def _check_params(self) -> None:
