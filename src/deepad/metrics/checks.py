@@ -44,7 +44,20 @@ def same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
         raise ValueError(f"{name_a} ({len(a)}) and {name_b} ({len(b)}) differ in length")
 
 
+def labels_and_scores(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels as bool, scores as float64)``, checked and of equal length."""
+    y, s = as_binary(labels, "labels"), as_scores(scores)
+    same_length(y, s, "labels", "scores")
+    return y, s
+
+
 def run_bounds(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and inclusive end index of each run of True values in ``mask``."""
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
     return np.flatnonzero(edges == 1).astype(np.int64), np.flatnonzero(edges == -1) - 1
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Each run of True values in ``mask`` as an inclusive ``(start, end)`` pair."""
+    starts, ends = run_bounds(mask)
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]

@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from deepad.metrics.checks import as_binary, run_bounds
+from deepad.metrics.checks import as_binary, runs
 
 __all__ = [
     "NAB_PROFILES",
@@ -120,16 +120,6 @@ def detections_from_scores(scores: Any, threshold: float) -> np.ndarray:
     return s >= threshold
 
 
-def _runs(mask: np.ndarray) -> list[Window]:
-    """Inclusive ``(start, end)`` of each run of consecutive True values."""
-    starts, ends = run_bounds(mask)
-    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
-
-
-def _check_binary(values: Any, name: str) -> np.ndarray:
-    return as_binary(values, name, allow_empty=True)
-
-
 def _check_windows(windows: Any, n: int) -> list[Window]:
     """Validated, sorted, non-overlapping inclusive index windows."""
     arr = np.asarray(windows)
@@ -179,18 +169,18 @@ def nab_windows(
         if n is None:
             raise ValueError("n (series length) is needed to validate ready-made windows")
         return _check_windows(arr, n)
-    mask = _check_binary(arr, "labels")
+    mask = as_binary(arr, "labels", allow_empty=True)
     length = len(mask)
     if n is not None and n != length:
         raise ValueError(f"labels ({length}) and n ({n}) differ in length")
     if not 0.0 < window_fraction <= 1.0:
         raise ValueError(f"window_fraction must be in (0, 1], got {window_fraction}")
-    runs = _runs(mask)
-    if labels_are_windows or not runs:
-        return runs
-    half = int(window_fraction * length / len(runs)) // 2
+    labelled = runs(mask)
+    if labels_are_windows or not labelled:
+        return labelled
+    half = int(window_fraction * length / len(labelled)) // 2
     raw: list[Window] = []
-    for first, last in runs:
+    for first, last in labelled:
         centre = (first + last) // 2
         raw.append((max(min(first, centre - half), 0), min(max(last, centre + half), length - 1)))
     merged: list[Window] = [raw[0]]
@@ -224,7 +214,7 @@ def _resolve_profile(profile: str | Mapping[str, float]) -> tuple[float, float, 
 def _prepare(
     detections: Any, windows: Any, n: int | None, window_fraction: float
 ) -> tuple[np.ndarray, list[Window]]:
-    det = _check_binary(detections, "detections")
+    det = as_binary(detections, "detections", allow_empty=True)
     if n is None:
         n = len(det)
     if n < 1:

@@ -12,13 +12,12 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from deepad.metrics.checks import as_binary, as_scores, same_length
+from deepad.metrics.checks import labels_and_scores
 
 
 def check_labels_scores(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(labels as int64 0/1, scores as float64)``, or a ValueError naming the problem."""
-    y, s = as_binary(labels, "labels"), as_scores(scores)
-    same_length(y, s, "labels", "scores")
+    y, s = labels_and_scores(labels, scores)
     if y.min() == y.max():
         raise ValueError("labels need both classes (0 and 1) to rank scores against")
     return y.astype(np.int64), s

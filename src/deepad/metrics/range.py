@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from deepad.metrics.checks import as_binary, as_scores, run_bounds, same_length
+from deepad.metrics.checks import as_binary, labels_and_scores, run_bounds, runs, same_length
 
 __all__ = [
     "DEFAULT_MAX_BUFFER",
@@ -58,26 +58,9 @@ _CARDINALITIES = ("one", "reciprocal")
 # --------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------
-def _as_binary(x: ArrayLike, name: str) -> NDArray[np.bool_]:
-    return as_binary(x, name)
-
-
-def _as_scores(x: ArrayLike, name: str = "scores") -> NDArray[np.float64]:
-    return as_scores(x, name)
-
-
-def _check_same_length(a: np.ndarray, b: np.ndarray, name_b: str) -> None:
-    same_length(a, b, "labels", name_b)
-
-
 def _require_positive(y: NDArray[np.bool_]) -> None:
     if not y.any():
         raise ValueError("labels contain no positive (anomalous) point")
-
-
-def _bounds(y: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Start and inclusive end indices of the runs of True in ``y``."""
-    return run_bounds(y)
 
 
 def _range_max(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -97,9 +80,7 @@ def label_ranges(labels: ArrayLike) -> list[tuple[int, int]]:
     Tatbul et al. and the VUS reference code.  Example: ``0011100`` gives
     ``[(2, 4)]``.
     """
-    y = _as_binary(labels, "labels")
-    starts, ends = _bounds(y)
-    return [(int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
+    return runs(as_binary(labels, "labels"))
 
 
 # --------------------------------------------------------------------------
@@ -172,9 +153,9 @@ def range_precision_recall(
     Defaults (alpha=0, flat, one) reduce to mean per-range overlap fractions.
     Precision is 0 when nothing is predicted.
     """
-    y = _as_binary(labels, "labels")
-    p = _as_binary(predictions, "predictions")
-    _check_same_length(y, p, "predictions")
+    y = as_binary(labels, "labels")
+    p = as_binary(predictions, "predictions")
+    same_length(y, p, "labels", "predictions")
     _require_positive(y)
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -183,8 +164,8 @@ def range_precision_recall(
     if cardinality not in _CARDINALITIES:
         raise ValueError(f"cardinality must be one of {_CARDINALITIES}, got {cardinality!r}")
 
-    r_s, r_e = _bounds(y)
-    p_s, p_e = _bounds(p)
+    r_s, r_e = run_bounds(y)
+    p_s, p_e = run_bounds(p)
     exist, overlap = _overlap_terms(r_s, r_e, p, p_s, p_e, bias, cardinality)
     recall = float(np.mean(alpha * exist + (1.0 - alpha) * overlap))
     if p_s.size == 0:
@@ -215,9 +196,7 @@ def _vus_curves(
     n_thresholds: int | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Range TPR, FPR and precision per (buffer l = 0..L, threshold)."""
-    y = _as_binary(labels, "labels")
-    s = _as_scores(scores)
-    _check_same_length(y, s, "scores")
+    y, s = labels_and_scores(labels, scores)
     _require_positive(y)
     L = DEFAULT_MAX_BUFFER if max_buffer is None else max_buffer
     if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 0:
@@ -237,7 +216,7 @@ def _vus_curves(
     last = n_pred - 1
     tp_in = np.cumsum(y[order])[last].astype(np.float64)
 
-    starts, ends = _bounds(y)
+    starts, ends = run_bounds(y)
     n_buf = int(L) + 1
     tpr = np.empty((n_buf, thr.size))
     fpr = np.empty((n_buf, thr.size))
@@ -318,7 +297,7 @@ def vus_roc(
     ``max_buffer=0``, all thresholds and a single range it equals
     ``roc_auc_score``.  Needs at least one normal point.
     """
-    y = _as_binary(labels, "labels")
+    y = as_binary(labels, "labels")
     if y.all():
         raise ValueError("labels contain no negative (normal) point; ROC is undefined")
     tpr, fpr, _, n_buf = _vus_curves(labels, scores, max_buffer, n_thresholds)
@@ -335,9 +314,7 @@ def vus_roc(
 def _sorted_thresholds(
     labels: ArrayLike, scores: ArrayLike
 ) -> tuple[NDArray[np.bool_], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    y = _as_binary(labels, "labels")
-    s = _as_scores(scores)
-    _check_same_length(y, s, "scores")
+    y, s = labels_and_scores(labels, scores)
     _require_positive(y)
     order = np.argsort(-s, kind="stable")
     sd = s[order]
@@ -370,7 +347,7 @@ def point_adjusted_f1(labels: ArrayLike, scores: ArrayLike) -> tuple[float, floa
     always ``>=`` :func:`best_f1`.
     """
     y, s, order, thr, last = _sorted_thresholds(labels, scores)
-    starts, ends = _bounds(y)
+    starts, ends = run_bounds(y)
     lengths = (ends - starts + 1).astype(np.float64)
     rmax = _range_max(s, starts, ends)
     ro = np.argsort(-rmax, kind="stable")
