@@ -143,7 +143,7 @@ def _grouped(
     mask = torch.as_tensor(groups, dtype=torch.long).reshape(1, -1)
     base = torch.as_tensor(baseline, dtype=torch.float32).reshape(1, -1)
     chunk = max(1, _EVAL_ROWS // max(n_columns, 1))
-    first_of_group = np.array([np.flatnonzero(groups == g)[0] for g in range(n_columns)])
+    first_of_group = np.unique(groups, return_index=True)[1]
     out = []
     for start in range(0, len(features), chunk):
         rows = torch.as_tensor(features[start : start + chunk], dtype=torch.float32)

@@ -83,35 +83,34 @@ class IsolationForest(BaseDetector):
 
     def _score_features(self, features: np.ndarray, chunk: int = 8192) -> np.ndarray:
         n_trees = self.children_left_.shape[0]
-        tree_index = np.arange(n_trees)[:, None]
         scores = np.empty(len(features), dtype=np.float64)
         for start in range(0, len(features), chunk):
             block = features[start : start + chunk]
-            rows = np.arange(len(block))[None, :]
-            node = np.zeros((n_trees, len(block)), dtype=np.int64)
-            while True:
-                left = self.children_left_[tree_index, node]
-                inner = left != -1
-                if not inner.any():
-                    break
-                value = block[rows, self.split_feature_[tree_index, node]]
-                go_left = value <= self.split_threshold_[tree_index, node]
-                step = np.where(go_left, left, self.children_right_[tree_index, node])
-                node = np.where(inner, step, node)
-            mean_path = self.leaf_path_length_[tree_index, node].mean(axis=0)
-            scores[start : start + chunk] = 2.0 ** (-mean_path / self.path_normaliser_)
+            trees, rows = np.arange(n_trees)[:, None], np.arange(len(block))[None, :]
+            lengths, _ = self._walk(block, trees, rows)  # (trees, rows)
+            scores[start : start + len(block)] = self._score_of(lengths.mean(axis=0))
         return scores
 
+    def _score_of(self, mean_path: np.ndarray) -> np.ndarray:
+        """2^(-E[h(x)] / c(max_samples)) from the mean path length over the trees."""
+        return 2.0 ** (-mean_path / self.path_normaliser_)
+
     def _walk(
-        self, features: np.ndarray, trees: np.ndarray, rows: np.ndarray, replace: Any = None
+        self,
+        features: np.ndarray,
+        trees: np.ndarray,
+        rows: np.ndarray,
+        replace: Any = None,
+        record: bool = False,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Leaf path length of ``features[rows[i]]`` in tree ``trees[i]``, and the split
-        feature used at each step (-1 once a leaf is reached).
+        """Leaf path length of ``features[rows[i]]`` in tree ``trees[i]`` (the two index
+        arrays broadcast) and, with ``record``, the split feature used at each step (-1
+        once a leaf is reached).
 
         ``replace = (groups, baseline, column)`` walks the rows as if input ``column[i]``
         (all its encoded features) were set to its typical value.
         """
-        node = np.zeros(len(rows), dtype=np.int64)
+        node = np.zeros(np.broadcast_shapes(trees.shape, rows.shape), dtype=np.int64)
         steps: list[np.ndarray] = []
         while True:
             left = self.children_left_[trees, node]
@@ -125,7 +124,8 @@ class IsolationForest(BaseDetector):
                 value = np.where(groups[feature] == column, baseline[feature], value)
             go_left = value <= self.split_threshold_[trees, node]
             step = np.where(go_left, left, self.children_right_[trees, node])
-            steps.append(np.where(inner, feature, -1))
+            if record:
+                steps.append(np.where(inner, feature, -1))
             node = np.where(inner, step, node)
         return self.leaf_path_length_[trees, node], steps
 
@@ -137,14 +137,14 @@ class IsolationForest(BaseDetector):
         n_trees, n_rows = self.children_left_.shape[0], len(features)
         n_columns = int(groups.max()) + 1
         out = np.zeros((n_rows, features.shape[1]))
-        first_of_group = np.array([np.flatnonzero(groups == g)[0] for g in range(n_columns)])
+        first_of_group = np.unique(groups, return_index=True)[1]
         chunk = max(1, 8192 // n_trees)
         for start in range(0, n_rows, chunk):
             block = features[start : start + chunk].astype(np.float64)
             m = len(block)
             trees = np.repeat(np.arange(n_trees), m)
             rows = np.tile(np.arange(m), n_trees)
-            lengths, steps = self._walk(block, trees, rows)
+            lengths, steps = self._walk(block, trees, rows, record=True)
             used = np.stack(steps) if steps else np.full((1, len(rows)), -1)
             column = np.where(used >= 0, groups[np.maximum(used, 0)], -1)
             pair = np.broadcast_to(np.arange(len(rows)), column.shape)
@@ -158,9 +158,8 @@ class IsolationForest(BaseDetector):
             change = np.zeros((m, n_columns))
             np.add.at(change, (rows[pair_of], column_of), new_lengths - lengths[pair_of])
             mean_path = lengths.reshape(n_trees, m).mean(axis=0)
-            score = 2.0 ** (-mean_path / self.path_normaliser_)
-            ablated = 2.0 ** (-(mean_path[:, None] + change / n_trees) / self.path_normaliser_)
-            out[start : start + m, first_of_group] = score[:, None] - ablated
+            ablated = self._score_of(mean_path[:, None] + change / n_trees)
+            out[start : start + m, first_of_group] = self._score_of(mean_path)[:, None] - ablated
         return out, None
 
     _ARRAYS = (
