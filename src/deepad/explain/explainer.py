@@ -24,7 +24,7 @@ import pandas as pd
 
 from deepad.explain import methods as generic
 from deepad.explain.fold import column_groups, decode, describe_typical, fold, typical_row
-from deepad.explain.result import Explanation
+from deepad.explain.result import Explanation, check_top
 
 GENERIC_METHODS = ("integrated_gradients", "ablation", "shapley")
 
@@ -65,11 +65,9 @@ def explain(detector: Any, X: Any, *, top: int = 3, method: str = "auto") -> Exp
         values=values,
         typical={spec.name: describe_typical(spec) for spec in preprocessor.columns_},
         expected=expected_frame,
-        top_k=1,
+        top_k=check_top(top),
         notes=notes,
     )
-    result._k(top)  # validates top before it is stored
-    result.top_k = top
     return result
 
 
@@ -95,10 +93,10 @@ def _attribute(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(contributions per input column, expected encoded rows or None)`` by ``method``."""
     n_columns = int(groups.max()) + 1
+    if method == "integrated_gradients":  # its contributions sum to score - this
+        notes["baseline_score"] = float(detector._score_features(baseline[None, :])[0])
     if method in type(detector).native_explain_methods and method != "members":
         encoded, expected = detector._explain_features(features, method, baseline, groups)
-        if method == "integrated_gradients":  # exact in closed form
-            notes["baseline_score"] = float(detector._score_features(baseline[None, :])[0])
         return fold(encoded, groups, n_columns), expected
     if method == "integrated_gradients":
         encoded, errors = generic.integrated_gradients(
@@ -109,7 +107,6 @@ def _attribute(
             chunk_rows=type(detector)._gradient_chunk_rows,
         )
         notes.update(
-            baseline_score=float(detector._score_features(baseline[None, :])[0]),
             completeness_error_median=float(np.median(errors)),
             completeness_error_max=float(errors.max()),
         )

@@ -109,10 +109,14 @@ class Explanation:
         return list(self.top(k)["explanation"])
 
     def _k(self, k: int | None) -> int:
-        k = self.top_k if k is None else k
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"top must be a positive int, got {k!r}")
-        return min(int(k), self.contributions.shape[1])
+        return min(check_top(self.top_k if k is None else k), self.contributions.shape[1])
+
+
+def check_top(k: object) -> int:
+    """``k`` as a positive int (how many contributors or rows to list), or a ValueError."""
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"top must be a positive int, got {k!r}")
+    return int(k)
 
 
 def format_number(value: float) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from deepad._version import __version__
+from deepad.explain.result import check_top
 from deepad.metrics import auprc, auroc
 from deepad.monitor import feature_drift
 from deepad.report import plots
@@ -58,8 +59,7 @@ def build_report(
     source: str | None = None,
 ) -> str:
     """The report's HTML for ``detector`` scoring ``data`` (labels and ids optional)."""
-    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
-        raise ValueError(f"top must be a positive int, got {top!r}")
+    top = check_top(top)
     scores = detector.decision_function(data)
     calibrator = detector.calibrator_
     flags = calibrator.decide(scores)
