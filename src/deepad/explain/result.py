@@ -93,12 +93,11 @@ class Explanation:
                 columns[f"share_{i + 1}"].append(float(value / positive[row]))
                 columns[f"value_{i + 1}"].append(shown)
                 columns[f"typical_{i + 1}"].append(self.typical[name])
-                context = f"typical {self.typical[name]}"
+                expected = None
                 if self.expected is not None:
                     expected = format_value(self.expected.iat[row, j])
                     columns[f"expected_{i + 1}"].append(expected)
-                    context = f"expected {expected}; {context}"
-                texts[row].append(f"{name} = {shown} ({context})")
+                texts[row].append(describe_contributor(name, shown, self.typical[name], expected))
             out.update(columns)
         out["explanation"] = ["; ".join(parts) for parts in texts]
         return pd.DataFrame(out, index=self.contributions.index)
@@ -110,6 +109,14 @@ class Explanation:
 
     def _k(self, k: int | None) -> int:
         return min(check_top(self.top_k if k is None else k), self.contributions.shape[1])
+
+
+def describe_contributor(name: str, value: str, typical: str, expected: str | None) -> str:
+    """One contributor in words: ``amount = 9,800 (expected 310; typical 12-450)``."""
+    context = f"typical {typical}"
+    if expected is not None:
+        context = f"expected {expected}; {context}"
+    return f"{name} = {value} ({context})"
 
 
 def check_top(k: object) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from deepad._version import __version__
-from deepad.explain.result import check_top
+from deepad.explain.result import check_top, describe_contributor
 from deepad.metrics import auprc, auroc
 from deepad.monitor import feature_drift
 from deepad.report import plots
@@ -228,14 +228,16 @@ def _bars(row: pd.Series) -> str:
     parts = []
     for i in range(1, 4):
         feature = row.get(f"feature_{i}")
-        if feature is None or (isinstance(feature, float) and np.isnan(feature)):
+        if pd.isna(feature):
             continue
         share = float(row[f"share_{i}"])
-        text = f"{feature} = {row[f'value_{i}']} ("
         expected = row.get(f"expected_{i}")
-        if expected is not None and not (isinstance(expected, float) and np.isnan(expected)):
-            text += f"expected {expected}; "
-        text += f"typical {row[f'typical_{i}']})"
+        text = describe_contributor(
+            feature,
+            row[f"value_{i}"],
+            row[f"typical_{i}"],
+            None if pd.isna(expected) else expected,
+        )
         parts.append(
             f"<div><span class='bar'><span style='width:{100 * share:.0f}%'></span></span>"
             f"{html.escape(text)} <span class='note'>{share:.0%}</span></div>"
