@@ -118,24 +118,38 @@ def _add_threshold_options(parser: argparse.ArgumentParser, when: str) -> None:
     )
 
 
+def _row_ids(frame: pd.DataFrame, id_columns: Sequence[str], lineage: dict) -> pd.DataFrame | None:
+    """The id columns to copy into an output: those asked for, else the columns excluded
+    at fit time that this file has; None when there are none (outputs use row numbers)."""
+    if id_columns:
+        _require_columns(frame, id_columns, "--id-column")
+        return frame[list(id_columns)].reset_index(drop=True)
+    known = [c for c in lineage.get("id_columns", []) if c in frame.columns]
+    return frame[known].reset_index(drop=True) if known else None
+
+
 def _with_ids(
     frame: pd.DataFrame, id_columns: Sequence[str], lineage: dict, outputs: pd.DataFrame
 ) -> pd.DataFrame:
-    """``outputs`` behind the id columns to copy: those asked for, else the columns
-    excluded at fit time that this file has, else row numbers. An id column named like an
-    output column (``score``, ``label``, ...) is kept as ``input_<name>``, not overwritten."""
-    if id_columns:
-        _require_columns(frame, id_columns, "--id-column")
-        ids = frame[list(id_columns)].reset_index(drop=True)
-    else:
-        known = [c for c in lineage.get("id_columns", []) if c in frame.columns]
-        ids = (
-            frame[known].reset_index(drop=True)
-            if known
-            else pd.DataFrame({"row": range(len(frame))})
-        )
+    """``outputs`` behind the row ids (``_row_ids``, else row numbers). An id column named
+    like an output column (``score``, ``label``, ...) is kept as ``input_<name>``, not
+    overwritten."""
+    ids = _row_ids(frame, id_columns, lineage)
+    if ids is None:
+        ids = pd.DataFrame({"row": range(len(frame))})
     ids = ids.rename(columns={c: f"input_{c}" for c in ids.columns if c in outputs.columns})
     return pd.concat([ids, outputs.reset_index(drop=True)], axis=1)
+
+
+def _decisions(
+    calibrator: Any, scores: np.ndarray, fpr: float | None = None, fdr: float | None = None
+) -> pd.DataFrame:
+    """score, p_value (when the bundle is calibrated) and label (1 = flagged) per row."""
+    columns: dict[str, Any] = {"score": scores}
+    if calibrator.n_calibration:
+        columns["p_value"] = calibrator.p_values(scores)
+    columns["label"] = calibrator.decide(scores, fpr=fpr, fdr=fdr)
+    return pd.DataFrame(columns)
 
 
 def _add_id_option(parser: argparse.ArgumentParser) -> None:
@@ -208,20 +222,26 @@ def cmd_fit(args: argparse.Namespace) -> None:
     print(f"bundle written to {bundle}")
 
 
-def cmd_score(args: argparse.Namespace) -> None:
+def _load_inputs(args: argparse.Namespace) -> tuple[Any, dict, pd.DataFrame]:
+    """The bundle's detector, its lineage and the data file of a scoring command."""
     from deepad.bundle import load, read_manifest
     from deepad.io.tables import read_table
 
     detector = load(args.bundle)
-    lineage = read_manifest(args.bundle).get("lineage", {})
-    frame = read_table(args.data)
+    return detector, read_manifest(args.bundle).get("lineage", {}), read_table(args.data)
+
+
+def _check_top_option(top: int) -> None:
+    if top < 1:
+        raise UsageError(f"--top must be at least 1, got {top}")
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    detector, lineage, frame = _load_inputs(args)
     scores = detector.decision_function(frame)
     calibrator = detector.calibrator_
-    columns: dict[str, Any] = {"score": scores}
-    if calibrator.n_calibration:
-        columns["p_value"] = calibrator.p_values(scores)
-    columns["label"] = calibrator.decide(scores, fpr=args.fpr, fdr=args.fdr)
-    result = _with_ids(frame, args.id_column, lineage, pd.DataFrame(columns))
+    decisions = _decisions(calibrator, scores, fpr=args.fpr, fdr=args.fdr)
+    result = _with_ids(frame, args.id_column, lineage, decisions)
     out = Path(args.out)
     _write_table(result, out)
     if args.fpr is not None:
@@ -233,27 +253,13 @@ def cmd_score(args: argparse.Namespace) -> None:
     print(f"scored {len(result)} rows, flagged {int(result['label'].sum())} ({rule}); wrote {out}")
 
 
-def _bundle_and_data(args: argparse.Namespace) -> tuple[Any, dict, pd.DataFrame]:
-    """The bundle's detector, its lineage and the data file, after checking ``--top``."""
-    from deepad.bundle import load, read_manifest
-    from deepad.io.tables import read_table
-
-    if args.top < 1:
-        raise UsageError(f"--top must be at least 1, got {args.top}")
-    detector = load(args.bundle)
-    return detector, read_manifest(args.bundle).get("lineage", {}), read_table(args.data)
-
-
 def cmd_explain(args: argparse.Namespace) -> None:
-    detector, lineage, frame = _bundle_and_data(args)
+    _check_top_option(args.top)
+    detector, lineage, frame = _load_inputs(args)
     explanation = detector.explain(frame, top=args.top, method=args.method)
     table = explanation.top().reset_index(drop=True)
-    calibrator = detector.calibrator_
-    columns: dict[str, Any] = {"score": explanation.scores}
-    if calibrator.n_calibration:
-        columns["p_value"] = calibrator.p_values(explanation.scores)
-    columns["label"] = calibrator.decide(explanation.scores)
-    outputs = pd.concat([pd.DataFrame(columns), table.drop(columns="score")], axis=1)
+    decisions = _decisions(detector.calibrator_, explanation.scores)
+    outputs = pd.concat([decisions, table.drop(columns="score")], axis=1)
     result = _with_ids(frame, args.id_column, lineage, outputs)
     if args.out is None:
         result.to_csv(sys.stdout, index=False)
@@ -269,17 +275,17 @@ def cmd_explain(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from deepad.report import build_report, write_report
 
-    detector, lineage, frame = _bundle_and_data(args)
+    _check_top_option(args.top)
+    detector, lineage, frame = _load_inputs(args)
     labels = None
     if args.label_column:
         _require_columns(frame, [args.label_column], "--label-column")
         labels = _read_labels(frame[args.label_column], args.label_column, semi_supervised=False)
-    ids = _with_ids(frame, args.id_column, lineage, pd.DataFrame(index=range(len(frame))))
     text = build_report(
         detector,
         frame,
         labels=labels,
-        ids=None if list(ids.columns) == ["row"] else ids,
+        ids=_row_ids(frame, args.id_column, lineage),
         top=args.top,
         source=str(args.data),
     )
