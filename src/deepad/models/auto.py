@@ -123,13 +123,18 @@ class Auto(BaseDetector):
             training_scores.append(scores)
         self._member_training_scores = None if self.subsampled_ else training_scores
 
+    def _normalised(self, member_scores: list[np.ndarray]) -> np.ndarray:
+        """``(members, rows)``: each member's scores as robust z-scores of its training ones."""
+        return np.stack(
+            [
+                (np.asarray(scores, dtype=np.float64) - centre) / scale
+                for scores, (centre, scale) in zip(member_scores, self.member_scaling_, strict=True)
+            ]
+        )
+
     def _combine(self, member_scores: list[np.ndarray]) -> np.ndarray:
-        normalised = [
-            (np.asarray(scores, dtype=np.float64) - centre) / scale
-            for scores, (centre, scale) in zip(member_scores, self.member_scaling_, strict=True)
-        ]
         reduce = np.max if self.combine == "max" else np.mean
-        return reduce(normalised, axis=0)
+        return reduce(self._normalised(member_scores), axis=0)
 
     def _score_features(self, features: np.ndarray) -> np.ndarray:
         return self._combine([member._score_features(features) for member in self.members_])
@@ -144,15 +149,9 @@ class Auto(BaseDetector):
         if self.combine == "mean":
             return np.tile(1.0 / (len(scales) * scales), (len(features), 1))
         member_scores = [member._score_features(features) for member in self.members_]
-        normalised = np.column_stack(
-            [
-                (np.asarray(scores, dtype=np.float64) - centre) / scale
-                for scores, (centre, scale) in zip(member_scores, self.member_scaling_, strict=True)
-            ]
-        )
-        weights = np.zeros_like(normalised)
+        winner = np.argmax(self._normalised(member_scores), axis=0)
+        weights = np.zeros((len(features), len(scales)))
         rows = np.arange(len(features))
-        winner = np.argmax(normalised, axis=1)
         weights[rows, winner] = 1.0 / scales[winner]
         return weights
 
