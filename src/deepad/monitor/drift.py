@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from deepad.preprocess.tabular import MISSING, TabularPreprocessor
+from deepad.preprocess.tabular import TabularPreprocessor, categorical_labels
 
 #: share of training values outside the stored 5th-95th percentile range
 EXPECTED_OUTSIDE = 0.10
@@ -71,7 +71,7 @@ def _numeric(spec: Any, series: pd.Series, alpha: float) -> dict[str, Any]:
 
 
 def _categorical(spec: Any, series: pd.Series, alpha: float) -> dict[str, Any]:
-    labels = series.astype(object).where(series.notna(), MISSING).astype(str)
+    labels = categorical_labels(series)  # the labels the encoder counts, gaps included
     kept = list(spec.categories)
     observed = np.array([(labels == c).sum() for c in kept] + [(~labels.isin(kept)).sum()])
     shares = np.array([*spec.shares, max(0.0, 1.0 - sum(spec.shares))])

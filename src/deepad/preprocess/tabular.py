@@ -72,7 +72,7 @@ def _is_categorical(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
-def _categorical_values(series: pd.Series) -> pd.Series:
+def categorical_labels(series: pd.Series) -> pd.Series:
     """Category labels as strings, with every kind of missing value mapped to MISSING."""
     values = series.astype(object)
     missing = values.isna()
@@ -132,7 +132,7 @@ class TabularPreprocessor:
         )
 
     def _fit_categorical(self, name: str, series: pd.Series) -> ColumnSpec:
-        counts = _categorical_values(series).value_counts(sort=False)
+        counts = categorical_labels(series).value_counts(sort=False)
         if len(series) > 20 and len(counts) == len(series):
             warnings.warn(
                 f"column {name!r} has a different value in every row and looks like an "
@@ -234,7 +234,7 @@ class TabularPreprocessor:
 
     @staticmethod
     def _encode_categorical(spec: ColumnSpec, series: pd.Series) -> np.ndarray:
-        labels = _categorical_values(series).to_numpy()
+        labels = categorical_labels(series).to_numpy()
         width = len(spec.categories) + int(spec.has_other)
         block = np.zeros((len(labels), width), dtype=np.float64)
         index = {label: i for i, label in enumerate(spec.categories)}
