@@ -9,6 +9,7 @@ back to input units, and the typical training values are put into words.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from deepad.explain.result import format_number
 from deepad.preprocess.tabular import MISSING, OTHER, ColumnSpec, TabularPreprocessor
@@ -34,18 +35,14 @@ def fold(encoded: np.ndarray, groups: np.ndarray, n_columns: int) -> np.ndarray:
 def typical_row(preprocessor: TabularPreprocessor) -> np.ndarray:
     """The encoded "typical normal row": numeric medians, most frequent categories.
 
-    The reference that integrated gradients start from and that ablation substitutes.
+    The reference that integrated gradients start from and that ablation substitutes;
+    encoded by the preprocessor itself, so it matches how real rows are encoded.
     """
-    parts: list[np.ndarray] = []
-    for spec in preprocessor.columns_:
-        if spec.kind == "numeric":
-            part = [(spec.median - spec.mean) / spec.scale]
-            parts.append(np.array(part + ([0.0] if spec.missing_indicator else [])))
-        else:
-            block = np.zeros(len(spec.output_names()))
-            block[0] = 1.0  # categories are kept most frequent first
-            parts.append(block)
-    return np.concatenate(parts).astype(np.float32)
+    typical = {
+        spec.name: [spec.median if spec.kind == "numeric" else spec.categories[0]]
+        for spec in preprocessor.columns_
+    }
+    return preprocessor.transform(pd.DataFrame(typical))[0]
 
 
 def decode(encoded: np.ndarray, preprocessor: TabularPreprocessor) -> list[np.ndarray]:
