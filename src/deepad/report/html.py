@@ -69,20 +69,23 @@ def build_report(
         labels = np.asarray(labels)
         if len(labels) != len(scores):
             raise ValueError(f"labels ({len(labels)}) and data ({len(scores)}) differ in length")
+    # the curves need both classes; a file of one class still gets the rest
+    ranked = labels is not None and 0 < labels.sum() < len(labels)
+    areas = (auroc(labels, scores), auprc(labels, scores)) if ranked else None
     sections = [
-        _summary(detector, scores, flags, rule, labels, source),
+        _summary(detector, scores, flags, rule, labels, areas, source),
         _figure(
             "score-distribution",
             "Score distribution and threshold",
             plots.score_distribution(scores, float(calibrator.threshold), rule, labels),
         ),
     ]
-    if labels is not None and 0 < labels.sum() < len(labels):
+    if areas is not None:
         sections.append(
             _figure(
                 "roc-pr",
                 "ROC and precision-recall against the labels",
-                plots.roc_and_pr(labels, scores, auroc(labels, scores), auprc(labels, scores)),
+                plots.roc_and_pr(labels, scores, *areas),
             )
         )
     sections.append(_top_rows(detector, data, scores, p_values, flags, labels, ids, top))
@@ -114,6 +117,7 @@ def _summary(
     flags: np.ndarray,
     rule: str,
     labels: np.ndarray | None,
+    areas: tuple[float, float] | None,
     source: str | None,
 ) -> str:
     rows = [
@@ -126,12 +130,12 @@ def _summary(
     ]
     if source:
         rows.insert(0, ("data", source))
-    if labels is not None and 0 < labels.sum() < len(labels):
+    if areas is not None:
         caught = int(flags[labels == 1].sum())
         false_alarms = int(flags[labels == 0].sum())
         rows += [
             ("labelled anomalies", f"{int(labels.sum()):,} ({labels.mean():.2%})"),
-            ("AUROC / AUPRC", f"{auroc(labels, scores):.3f} / {auprc(labels, scores):.3f}"),
+            ("AUROC / AUPRC", f"{areas[0]:.3f} / {areas[1]:.3f}"),
             ("anomalies flagged", f"{caught:,} of {int(labels.sum()):,}"),
             ("normal rows flagged", f"{false_alarms:,} of {int((labels == 0).sum()):,}"),
         ]
