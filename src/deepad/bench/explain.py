@@ -56,11 +56,11 @@ def inject_shifts(
     return Injected(rows, corrupted)
 
 
-def hit_rate(contributions: np.ndarray, corrupted: np.ndarray) -> float:
-    """Mean share of each row's corrupted columns among its ``k`` largest contributions."""
+def hit_rate(ranked: np.ndarray, corrupted: np.ndarray) -> float:
+    """Mean share of each row's ``k`` corrupted columns among its ``k`` top-ranked ones
+    (``ranked``: column positions, largest contribution first, as ``Explanation.ranked``)."""
     k = corrupted.shape[1]
-    top = np.argsort(-contributions, axis=1, kind="stable")[:, :k]
-    hits = [len(set(t) & set(c)) / k for t, c in zip(top, corrupted, strict=True)]
+    hits = [len(set(t[:k]) & set(c)) / k for t, c in zip(ranked, corrupted, strict=True)]
     return float(np.mean(hits))
 
 
@@ -87,7 +87,7 @@ def injected_hit_rates(
                 {
                     "method": explanation.method,
                     "corrupted": k,
-                    "hit_rate": hit_rate(explanation.contributions.to_numpy(), injected.corrupted),
+                    "hit_rate": hit_rate(explanation.ranked(k), injected.corrupted),
                     "random": k / normal_rows.shape[1],
                     "seconds": seconds,
                     "rows": len(normal_rows),
