@@ -31,6 +31,7 @@ import torch
 
 import deepad
 from deepad.bench.datasets import find_datasets, load_dataset, split_dataset
+from deepad.bench.detectors import make_detector
 from deepad.bench.explain import injected_hit_rates
 from deepad.explain import available_methods
 
@@ -47,11 +48,6 @@ DATASETS = [
 ]
 DETECTORS = [name for name in deepad.DETECTORS if name != "DevNet"]
 MAX_TRAIN, N_ROWS, COST_ROWS, SEED = 10_000, 200, 1000, 0
-
-
-def make(name: str) -> deepad.BaseDetector:
-    cls = deepad.DETECTORS[name]
-    return cls(random_state=SEED) if "random_state" in cls._get_param_names() else cls()
 
 
 def median_seconds(fn, repeats: int = 3) -> float:
@@ -76,7 +72,7 @@ def run_dataset(name: str, path: Path, detectors: list[str]) -> tuple[list[dict]
     hits, costs = [], []
     for detector_name in detectors:
         start = time.perf_counter()
-        detector = make(detector_name).fit(train)
+        detector = make_detector(detector_name, SEED, X.shape[1]).fit(train)
         fit_seconds = time.perf_counter() - start
         methods = available_methods(detector)
         for record in injected_hit_rates(detector, train, rows, methods, seed=SEED):

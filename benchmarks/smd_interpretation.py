@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import math
 import time
 from collections.abc import Sequence
@@ -64,7 +63,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-import deepad
+from deepad.bench.detectors import make_detector
 from deepad.explain import available_methods
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,13 +170,6 @@ def random_baseline(truth: np.ndarray, percent: int) -> np.ndarray:
     return np.minimum(np.floor(percent / 100 * sizes), N_METRICS) / N_METRICS
 
 
-def make_detector(name: str) -> deepad.BaseDetector:
-    """The detector at its defaults, seeded where it takes ``random_state``."""
-    cls = getattr(deepad, name)
-    seeded = "random_state" in inspect.signature(cls.__init__).parameters
-    return cls(random_state=0) if seeded else cls()
-
-
 def training_rows(train: np.ndarray, max_train: int | None) -> np.ndarray:
     """All training rows, or ``max_train`` of them drawn with seed 0 (in time order)."""
     if max_train is None or len(train) <= max_train:
@@ -193,7 +185,7 @@ def run_one(
     (``auto``: the detector's default; methods the detector lacks are skipped)."""
     train = training_rows(machine.train, max_train)
     start = time.perf_counter()
-    detector = make_detector(name).fit(train)
+    detector = make_detector(name, 0, N_METRICS).fit(train)
     fit_s = time.perf_counter() - start
 
     start = time.perf_counter()
