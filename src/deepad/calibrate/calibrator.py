@@ -188,6 +188,17 @@ class Calibrator:
         self.confidence = confidence
         return self
 
+    def recalibrated(self, calibration_scores: np.ndarray) -> Calibrator:
+        """A calibrator on new calibration scores with this one's rule: ``fpr``, ``fdr``
+        and ``evt`` thresholds are recomputed from them; the other rules do not depend on
+        calibration rows and keep their threshold."""
+        fresh = Calibrator(calibration_scores)
+        if self.rule in ("fpr", "fdr", "evt"):
+            fresh.set_rule(self.rule, self.level, confidence=self.confidence)
+        else:
+            fresh.rule, fresh.level, fresh.threshold = self.rule, self.level, self.threshold
+        return fresh
+
     # ------------------------------------------------------------ bundles
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able description and arrays, for bundles (no pickle)."""

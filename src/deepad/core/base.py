@@ -182,15 +182,9 @@ class BaseDetector(BaseEstimator):
         if scores.size == 0:
             raise ValueError("calibrate needs at least one row not labelled 1")
         self.calibration_rows_ = kept
-        old = self.calibrator_
-        self.calibrator_ = Calibrator(scores)
-        if old.rule in ("fpr", "fdr", "evt"):
-            self.calibrator_.set_rule(old.rule, old.level, confidence=old.confidence)
-            if old.rule != "evt":
-                self._warn_if_unreachable()
-        else:  # contamination, score and best_f1 thresholds do not depend on calibration rows
-            self.calibrator_.rule, self.calibrator_.level = old.rule, old.level
-            self.calibrator_.threshold = old.threshold
+        self.calibrator_ = self.calibrator_.recalibrated(scores)
+        if self.calibrator_.rule in ("fpr", "fdr"):
+            self._warn_if_unreachable()
         self.threshold_ = self.calibrator_.threshold
         return self
 

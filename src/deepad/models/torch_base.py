@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -60,6 +61,8 @@ class TorchDetector(BaseDetector):
     #: rows per integrated-gradients batch (each row goes through once per quadrature step)
     _gradient_chunk_rows: ClassVar[int] = 512
     default_explain_method: ClassVar[str] = "integrated_gradients"
+    #: training is the shared loop over ``_loss``, so it can resume (fine-tuning after pruning)
+    fine_tunable: ClassVar[bool] = True
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -139,6 +142,16 @@ class TorchDetector(BaseDetector):
             self.history_ = fit_module(module, self._loss, features, config, targets=targets)
         self.module_ = module.cpu().eval()
 
+    def _fine_tune_features(
+        self, features: np.ndarray, labels: np.ndarray | None, epochs: int
+    ) -> None:
+        """Resume training the fitted network for ``epochs`` (e.g. after pruning it)."""
+        config = replace(self._training_config(self._seed()), epochs=int(epochs))
+        module = self.module_.train()
+        targets = self._targets(labels)
+        self.history_ = fit_module(module, self._loss, features, config, targets=targets)
+        self.module_ = module.cpu().eval()
+
     def _score_features(self, features: np.ndarray) -> np.ndarray:
         return self._map_batched(self._score_batch, features)
 
@@ -176,6 +189,11 @@ class TorchDetector(BaseDetector):
         self.module_.eval()
         return self._score_batch(self.module_, batch)
 
+    def _scoring_module(self) -> nn.Module:
+        """The whole score as one torch module of the encoded float32 rows (eval mode),
+        for ONNX export; a detector that finishes its score outside torch overrides it."""
+        return _ScoreModule(self._score_batch, self.module_.eval())
+
     # --------------------------------------------------------- persistence
     def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays = {
@@ -194,3 +212,17 @@ class TorchDetector(BaseDetector):
         }
         module.load_state_dict(state)
         self.module_ = module.eval()
+
+
+class _ScoreModule(nn.Module):
+    """``score_batch(network, rows)`` as a module of its own, so it can be traced."""
+
+    def __init__(
+        self, score_batch: Callable[[nn.Module, torch.Tensor], torch.Tensor], network: nn.Module
+    ) -> None:
+        super().__init__()
+        self.network = network
+        self._score_batch = score_batch
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return self._score_batch(self.network, rows)

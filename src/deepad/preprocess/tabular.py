@@ -212,19 +212,38 @@ class TabularPreprocessor:
             )
         return frame if list(frame.columns) == expected else frame[expected]
 
+    def split_inputs(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The raw inputs of an exported model: numeric columns as float64 (gaps as NaN)
+        and categorical ones as string labels (gaps as ``__missing__``), each in training
+        order; the encoding itself then runs inside the exported graph."""
+        if not self.columns_:
+            raise RuntimeError("TabularPreprocessor is not fitted; call fit first")
+        frame = self.select_columns(X)
+        numeric = [spec for spec in self.columns_ if spec.kind == "numeric"]
+        categorical = [spec for spec in self.columns_ if spec.kind == "categorical"]
+        values = np.empty((len(frame), len(numeric)), dtype=np.float64)
+        for j, spec in enumerate(numeric):
+            values[:, j] = numeric_values(spec, frame[spec.name])
+        unseen = [
+            spec.name
+            for j, spec in enumerate(numeric)
+            if not spec.missing_indicator and not np.isfinite(values[:, j]).all()
+        ]
+        if unseen:
+            warnings.warn(
+                f"missing or infinite values in column(s) {unseen} that had none in "
+                "training were imputed with the training median",
+                MissingValueWarning,
+                stacklevel=2,
+            )
+        labels = np.empty((len(frame), len(categorical)), dtype=object)
+        for j, spec in enumerate(categorical):
+            labels[:, j] = categorical_labels(frame[spec.name]).to_numpy()
+        return values, labels
+
     @staticmethod
     def _encode_numeric(spec: ColumnSpec, series: pd.Series) -> tuple[np.ndarray, bool]:
-        if _is_categorical(series) and not pd.api.types.is_bool_dtype(series):
-            coerced = pd.to_numeric(series, errors="coerce")
-            bad = series.notna() & coerced.isna()
-            if bad.any():
-                examples = list(dict.fromkeys(series[bad].astype(str)))[:3]
-                raise ValueError(
-                    f"column {spec.name!r} was numeric at fit time but holds non-numeric "
-                    f"values such as {examples}"
-                )
-            series = coerced
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = numeric_values(spec, series)
         gaps = ~np.isfinite(values)
         values = np.where(gaps, spec.median, values)
         columns = [(values - spec.mean) / spec.scale]
@@ -259,6 +278,22 @@ class TabularPreprocessor:
         pre = cls(max_categories=int(state["max_categories"]))
         pre.columns_ = [ColumnSpec(**spec) for spec in state["columns"]]
         return pre
+
+
+def numeric_values(spec: ColumnSpec, series: pd.Series) -> np.ndarray:
+    """A numeric column's values as float64, gaps as NaN; text that is not a number is
+    refused naming the column (numbers stored as text are read)."""
+    if _is_categorical(series) and not pd.api.types.is_bool_dtype(series):
+        coerced = pd.to_numeric(series, errors="coerce")
+        bad = series.notna() & coerced.isna()
+        if bad.any():
+            examples = list(dict.fromkeys(series[bad].astype(str)))[:3]
+            raise ValueError(
+                f"column {spec.name!r} was numeric at fit time but holds non-numeric "
+                f"values such as {examples}"
+            )
+        series = coerced
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def fingerprint_table(X: Any) -> str:

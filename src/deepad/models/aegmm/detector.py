@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -61,6 +61,9 @@ class AEGMM(TorchDetector):
     ``max_components``. The mixture is stored as plain arrays and scored with NumPy, so
     bundles hold no scikit-learn objects.
     """
+
+    #: fine-tuning would move the features its mixture was fitted on
+    fine_tunable: ClassVar[bool] = False
 
     summary = "two-stage DAGMM: Gaussian mixture over autoencoder code and reconstruction errors"
     #: the mixture is applied in NumPy, so gradients stop at the autoencoder's features
@@ -187,6 +190,9 @@ class AEGMM(TorchDetector):
             standard, gmm["weights"], gmm["means"], gmm["precisions_cholesky"]
         )
 
+    def _scoring_module(self) -> nn.Module:
+        return _AEGMMScore(self.module_.eval(), self.gmm_)
+
     # -------------------------------------------------------- persistence
     def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super()._export_model()
@@ -203,3 +209,27 @@ class AEGMM(TorchDetector):
     ) -> tuple[np.ndarray, np.ndarray | None]:
         # where the autoencoder stage failed to reconstruct; not a split of the GMM energy
         return self._residual_explanation(features, 1.0 / features.shape[1])
+
+
+class _AEGMMScore(nn.Module):
+    """The AEGMM score in torch (float64), as ``gmm_log_likelihood`` computes it, for export."""
+
+    def __init__(self, network: nn.Module, gmm: dict[str, np.ndarray]) -> None:
+        super().__init__()
+        self.network = network
+        for name in ("feature_mean", "feature_scale", "precisions_cholesky"):
+            self.register_buffer(name, torch.as_tensor(np.asarray(gmm[name], dtype=np.float64)))
+        cholesky = np.asarray(gmm["precisions_cholesky"], dtype=np.float64)
+        log_det = np.sum(np.log(np.diagonal(cholesky, axis1=1, axis2=2)), axis=1)
+        self.register_buffer("log_weights", torch.as_tensor(np.log(gmm["weights"]) + log_det))
+        shift = np.einsum("kd,kde->ke", np.asarray(gmm["means"], dtype=np.float64), cholesky)
+        self.register_buffer("shift", torch.as_tensor(shift[:, None, :]))
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        deep = self.network.features(rows).double()
+        standard = (deep - self.feature_mean) / self.feature_scale
+        projected = torch.matmul(standard.unsqueeze(0), self.precisions_cholesky) - self.shift
+        mahalanobis = torch.sum(projected**2, dim=2).transpose(0, 1)  # (rows, components)
+        n_dims = standard.shape[1]
+        log_prob = -0.5 * (n_dims * math.log(2.0 * math.pi) + mahalanobis) + self.log_weights
+        return -torch.logsumexp(log_prob, dim=1)

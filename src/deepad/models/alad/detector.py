@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -41,6 +41,9 @@ class ALAD(TorchDetector):
     reconstruction error of a held-out ``validation_fraction`` of rows stops improving,
     and the best epoch's weights are kept.
     """
+
+    #: trained by its own adversarial loop, not the shared one, so it is not fine-tuned
+    fine_tunable: ClassVar[bool] = False
 
     summary = "ALAD, a BiGAN with cycle critics; critic-feature distance to the reconstruction"
 

@@ -142,7 +142,16 @@ class GOAD(TorchDetector):
 
     def _fit_features(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:
         super()._fit_features(features)
-        # c_m: mean feature of each transformation over all training rows, final weights
+        self._set_centers(features)
+
+    def _fine_tune_features(
+        self, features: np.ndarray, labels: np.ndarray | None, epochs: int
+    ) -> None:
+        super()._fine_tune_features(features, labels, epochs)
+        self._set_centers(features)
+
+    def _set_centers(self, features: np.ndarray) -> None:
+        """c_m: mean feature of each transformation over all training rows, final weights."""
         module = self.module_
         z = predict_batched(
             lambda rows: module.features(rows.double()), features, batch_size=self._score_batch_size
