@@ -1,4 +1,4 @@
-"""``deepad`` command line: fit, score, explain, report, info, models, demo, bench.
+"""``deepad`` command line: fit, score, export, explain, report, info, models, demo, bench.
 
 Every command has ``--help``. Errors in the user's input are printed as one line
 (``deepad: error: ...``) with exit status 2, never as a traceback; set DEEPAD_DEBUG=1
@@ -237,6 +237,11 @@ def _check_top_option(top: int) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
+    from deepad.runtime.model import is_exported
+
+    if is_exported(args.bundle):
+        _score_exported(args)
+        return
     detector, lineage, frame = _load_inputs(args)
     scores = detector.decision_function(frame)
     calibrator = detector.calibrator_
@@ -251,6 +256,99 @@ def cmd_score(args: argparse.Namespace) -> None:
     else:
         rule = calibrator.describe()
     print(f"scored {len(result)} rows, flagged {int(result['label'].sum())} ({rule}); wrote {out}")
+
+
+def _score_exported(args: argparse.Namespace) -> None:
+    """``deepad score`` on a model written by ``deepad export``: ONNX Runtime, no torch."""
+    from deepad.io.tables import read_table
+    from deepad.runtime import load_exported
+
+    model = load_exported(args.bundle)
+    frame = read_table(args.data)
+    out = model.score(frame, fpr=args.fpr, fdr=args.fdr)
+    columns: dict[str, Any] = {"score": out["score"]}
+    threshold = model.metadata["threshold"]
+    if threshold["calibration_rows"]:
+        columns["p_value"] = out["p_value"]
+    columns["label"] = out["decision"]
+    lineage = model.metadata.get("lineage", {})
+    result = _with_ids(frame, args.id_column, lineage, pd.DataFrame(columns))
+    path = Path(args.out)
+    _write_table(result, path)
+    if args.fpr is not None or args.fdr is not None:
+        rule = f"fpr {args.fpr:g}" if args.fpr is not None else f"fdr {args.fdr:g}"
+    else:
+        rule = threshold["description"]
+    print(
+        f"scored {len(result)} rows with the exported {model.detector} "
+        f"({model.metadata['variant']}, ONNX Runtime), flagged {int(result['label'].sum())} "
+        f"({rule}); wrote {path}"
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from deepad.bundle import load, read_manifest
+    from deepad.export import export_onnx
+    from deepad.io.tables import read_table
+
+    detector = load(args.bundle)
+    frame = read_table(args.data)
+    labels = None
+    if args.label_column:
+        _require_columns(frame, [args.label_column], "--label-column")
+        labels = _read_labels(frame[args.label_column], args.label_column, False)
+        frame = frame.drop(columns=args.label_column)
+    calibration = None if args.calibration is None else read_table(args.calibration)
+    result = export_onnx(
+        detector,
+        args.out,
+        frame,
+        quantize=args.quantize,
+        prune=args.prune,
+        calibration=calibration,
+        labels=labels,
+        tolerance=args.tolerance,
+        lineage=read_manifest(args.bundle).get("lineage", {}),
+    )
+    report = result.report
+    parity = report["parity"]
+    lines = [
+        f"exported {report['detector']} ({report['variant']}) to {result.path}: "
+        f"{report['file_bytes'] / 1024:.1f} KiB",
+        f"parity on {report['sample_rows']} rows of {args.data}: max relative score "
+        f"difference {parity['max_relative_difference']:.2g} (tolerance {parity['tolerance']:g}), "
+        f"{parity['decision_flips']} decision(s) differ",
+    ]
+    if "int8" in report:
+        int8 = report["int8"]
+        lines.append(
+            f"int8: network {report['size']['int8_to_fp32']:.0%} of fp32; rank correlation "
+            f"{int8['rank_correlation']:.4f}, decisions agree on {int8['decision_agreement']:.1%}"
+            f" (flag rate {int8['flag_rate']:.1%} vs {int8['detector_flag_rate']:.1%})"
+            + (
+                ""
+                if int8["recalibrated"]
+                else "; calibration kept from fp32 (--calibration FILE recomputes it)"
+            )
+        )
+    if "prune" in report:
+        pruned = report["prune"]
+        lines.append(
+            f"pruned {pruned['zeroed']} of {pruned['weights']} weights, fine-tuned "
+            f"{pruned['fine_tune_epochs']} epochs, recalibrated on {args.calibration}"
+        )
+    if "auroc" in report:
+        auroc = report["auroc"]
+        lines.append(
+            f"AUROC on {args.data}: bundle {auroc['detector']:.4f}, "
+            f"exported {auroc['exported']:.4f}"
+        )
+    speed = report["speed"]
+    lines.append(
+        f"speed on the sample: {speed['onnx_rows_per_second']:,.0f} rows/s "
+        f"({speed['speedup']:.1f}x the bundle's); report in {result.path.parent / 'export.json'}"
+    )
+    print("\n".join(lines))
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
@@ -537,7 +635,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.set_defaults(func=cmd_fit)
 
     score = commands.add_parser("score", help="score a table with a saved bundle")
-    score.add_argument("bundle", help="bundle directory written by `deepad fit`")
+    score.add_argument(
+        "bundle", help="bundle directory written by `deepad fit`, or a `deepad export` folder"
+    )
     score.add_argument("data", help="data to score, .csv or .parquet")
     score.add_argument(
         "--out",
@@ -547,6 +647,44 @@ def build_parser() -> argparse.ArgumentParser:
     _add_id_option(score)
     _add_threshold_options(score, "for this file, instead of the bundle's rule:")
     score.set_defaults(func=cmd_score)
+
+    export = commands.add_parser(
+        "export", help="export a torch bundle to ONNX (parity-checked; int8, pruning)"
+    )
+    export.add_argument("bundle", help="bundle directory written by `deepad fit`")
+    export.add_argument(
+        "--data",
+        required=True,
+        help="rows with the training columns, .csv or .parquet (the training file is the "
+        "natural choice): a sample checks parity, pruning fine-tunes on them",
+    )
+    export.add_argument("--out", required=True, help="folder to write model.onnx and export.json")
+    export.add_argument("--format", choices=["onnx"], default="onnx", help="only onnx for now")
+    export.add_argument("--quantize", choices=["int8"], help="store int8 weights (ONNX Runtime)")
+    export.add_argument(
+        "--prune",
+        type=float,
+        metavar="SHARE",
+        help="zero this share of the smallest weights (e.g. 0.5), then fine-tune; needs "
+        "--calibration",
+    )
+    export.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="normal rows the model never trained on: recompute the p-values and threshold "
+        "for a pruned or int8 model",
+    )
+    export.add_argument(
+        "--label-column", help="0/1 column of --data: report AUROC before and after"
+    )
+    export.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-4,
+        help="largest relative score difference allowed between the ONNX model and the "
+        "bundle (default 1e-4); a larger one refuses the export",
+    )
+    export.set_defaults(func=cmd_export)
 
     explain = commands.add_parser(
         "explain", help="name the columns behind each row's score, with typical values"

@@ -71,6 +71,7 @@ def export_onnx(
     min_rank_correlation: float = DEFAULT_MIN_RANK_CORRELATION,
     sample_rows: int = 1000,
     fine_tune_epochs: int = 10,
+    lineage: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Export ``detector`` to the folder ``out`` (``model.onnx`` and ``export.json``).
 
@@ -81,7 +82,8 @@ def export_onnx(
     trained on) recomputes the calibration scores and the threshold with the smaller
     model; pruning requires it, int8 without it keeps the original calibration and
     reports how far the flag rate moved on the sample. ``labels`` (0/1 per row of
-    ``data``) add AUROC before and after to the report.
+    ``data``) add AUROC before and after to the report. ``lineage`` (the bundle's) is
+    kept in the model's metadata, e.g. the id columns ``deepad score`` copies.
     """
     _check_exportable(detector)
     if quantize not in (None, "int8"):
@@ -158,6 +160,9 @@ def export_onnx(
         if y is not None:
             report["auroc"] = _auroc(exported, detector, reference, frame, y)
     report["variant"] = variant
+    if lineage:
+        metadata = json.loads(model.metadata_props[-1].value)
+        model.metadata_props[-1].value = json.dumps({**metadata, "lineage": lineage})
     target.mkdir(parents=True, exist_ok=True)
     path = target / MODEL_FILE
     onnx.save(model, path)

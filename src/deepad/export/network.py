@@ -51,4 +51,15 @@ def network_graph(detector: TorchDetector, n_features: int) -> onnx.ModelProto:
             dynamo=True,
             verbose=False,
         )
-    return program.model_proto
+    return _stripped(program.model_proto)
+
+
+def _stripped(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model without the exporter's debugging notes (source stack traces per node,
+    intermediate shapes): about half the file for a small MLP, none of the computation."""
+    del model.graph.value_info[:]
+    del model.metadata_props[:]
+    for node in model.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    return model

@@ -4,6 +4,7 @@ with fine-tuning (torch's pruning utilities)."""
 from __future__ import annotations
 
 import copy
+import logging
 import tempfile
 from pathlib import Path
 
@@ -27,11 +28,17 @@ def quantize_int8(network: onnx.ModelProto) -> onnx.ModelProto:
     stored as int8 with a scale per tensor, activations quantized on the fly per batch)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory() as folder:
-        source, target = Path(folder, "fp32.onnx"), Path(folder, "int8.onnx")
-        onnx.save(network, source)
-        quantize_dynamic(source, target, weight_type=QuantType.QInt8)
-        return onnx.load(target)
+    root = logging.getLogger()  # the quantizer advises shape pre-processing on the root logger
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            source, target = Path(folder, "fp32.onnx"), Path(folder, "int8.onnx")
+            onnx.save(network, source)
+            quantize_dynamic(source, target, weight_type=QuantType.QInt8)
+            return onnx.load(target)
+    finally:
+        root.setLevel(level)
 
 
 def prune_detector(
