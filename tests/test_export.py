@@ -238,3 +238,22 @@ def test_cli_export_then_score_matches_the_bundle(tmp_path, capsys):
     np.testing.assert_array_equal(ours["label"], theirs["label"])
     assert main(["export", str(bundle), *data, "--out", str(tmp_path / "x"), "--prune", "0.5"]) == 2
     assert "pass calibration rows" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("m", [1, 2, 7, 49, 50, 2000])
+def test_p_value_head_counts_exactly_like_the_calibrator(m):
+    import onnxruntime as ort
+    from onnx import TensorProto
+
+    from deepad.export.graph import head_graph
+
+    rng = np.random.default_rng(m)
+    calibration = np.round(rng.normal(size=m), 1).astype(np.float32).astype(np.float64)  # ties
+    scores = np.concatenate(
+        [calibration, calibration + 1e-3, [-99.0, 99.0], np.round(rng.normal(size=300), 1)]
+    ).astype(np.float32)
+    head = head_graph(calibration, 0.5, TensorProto.FLOAT, ir_version=10)
+    session = ort.InferenceSession(head.SerializeToString())
+    score, p_value, decision = session.run(None, {"raw_score": scores})
+    np.testing.assert_array_equal(p_value, conformal_p_values(calibration, score))
+    np.testing.assert_array_equal(decision, (score > 0.5).astype(np.int64))

@@ -180,20 +180,7 @@ def head_graph(
     m = calibration.size
     nodes = [helper.make_node("Cast", ["raw_score"], [SCORE], to=TensorProto.DOUBLE)]
     if m:
-        compare_type = TensorProto.FLOAT if calibration.dtype == np.float32 else TensorProto.DOUBLE
-        nodes += [
-            _constant("calibration", calibration[None, :]),
-            _constant("one_column", np.array([1], dtype=np.int64)),
-            helper.make_node("Cast", ["raw_score"], ["compared"], to=compare_type),
-            helper.make_node("Unsqueeze", ["compared", "one_column"], ["score_column"]),
-            helper.make_node("GreaterOrEqual", ["calibration", "score_column"], ["at_least"]),
-            helper.make_node("Cast", ["at_least"], ["at_least_count"], to=TensorProto.DOUBLE),
-            helper.make_node("ReduceSum", ["at_least_count", "one_column"], ["count"], keepdims=0),
-            _constant("one", np.array(1.0)),
-            _constant("m_plus_one", np.array(m + 1.0)),
-            helper.make_node("Add", ["count", "one"], ["numerator"]),
-            helper.make_node("Div", ["numerator", "m_plus_one"], [P_VALUE]),
-        ]
+        nodes += _p_value_nodes(calibration)
     else:
         nodes += [
             _constant("nan", np.array(math.nan)),
@@ -212,3 +199,52 @@ def head_graph(
         helper.make_tensor_value_info(DECISION, TensorProto.INT64, ["rows"]),
     ]
     return _model(nodes, inputs, outputs, "deepad_head", ir_version)
+
+
+def _p_value_nodes(calibration: np.ndarray) -> list[onnx.NodeProto]:
+    """``P_VALUE`` from ``raw_score`` by a two-level search of the sorted calibration scores.
+
+    ONNX has no binary search, and comparing every row with all m scores costs m
+    comparisons a row (2,000 at the default). The scores are cut into blocks of
+    b = ceil(sqrt(m)); comparing with each block's first score finds the block where the
+    row's score falls, and comparing within that block finishes the count: about 2 sqrt(m)
+    comparisons (90 at m = 2,000), exactly the same count.
+    """
+    m = calibration.size
+    block = math.ceil(math.sqrt(m))
+    n_blocks = math.ceil(m / block)
+    padded = np.full(n_blocks * block, np.inf, dtype=calibration.dtype)
+    padded[:m] = calibration  # +inf padding is never below a score
+    blocks = padded.reshape(n_blocks, block)
+    compare_type = TensorProto.FLOAT if calibration.dtype == np.float32 else TensorProto.DOUBLE
+    return [
+        _constant("blocks", blocks),
+        _constant("block_firsts", blocks[:, 0][None, :]),
+        _constant("block_size", np.array(block, dtype=np.int64)),
+        _constant("zero", np.array(0, dtype=np.int64)),
+        _constant("one_int", np.array(1, dtype=np.int64)),
+        _constant("one_column", np.array([1], dtype=np.int64)),
+        helper.make_node("Cast", ["raw_score"], ["compared"], to=compare_type),
+        helper.make_node("Unsqueeze", ["compared", "one_column"], ["score_column"]),
+        # blocks whose first score is below the row's: the row's score falls in the last one
+        helper.make_node("Less", ["block_firsts", "score_column"], ["first_below"]),
+        helper.make_node("Cast", ["first_below"], ["first_below_count"], to=TensorProto.INT64),
+        helper.make_node(
+            "ReduceSum", ["first_below_count", "one_column"], ["blocks_started"], keepdims=0
+        ),
+        helper.make_node("Sub", ["blocks_started", "one_int"], ["last_started"]),
+        helper.make_node("Max", ["last_started", "zero"], ["which_block"]),
+        helper.make_node("Gather", ["blocks", "which_block"], ["row_block"], axis=0),
+        helper.make_node("Less", ["row_block", "score_column"], ["in_block_below"]),
+        helper.make_node("Cast", ["in_block_below"], ["in_block_count"], to=TensorProto.INT64),
+        helper.make_node("ReduceSum", ["in_block_count", "one_column"], ["in_block"], keepdims=0),
+        helper.make_node("Mul", ["which_block", "block_size"], ["before_block"]),
+        helper.make_node("Add", ["before_block", "in_block"], ["below"]),  # #{c < score}
+        helper.make_node("Cast", ["below"], ["below_double"], to=TensorProto.DOUBLE),
+        _constant("m_plus_one", np.array(m + 1.0)),
+        helper.make_node("Sub", ["m_plus_one", "below_double"], ["numerator"]),  # 1 + #{c >= s}
+        helper.make_node("Div", ["numerator", "m_plus_one"], ["p_or_one"]),
+        helper.make_node("IsNaN", [SCORE], ["score_is_nan"]),
+        _constant("nan", np.array(math.nan)),
+        helper.make_node("Where", ["score_is_nan", "nan", "p_or_one"], [P_VALUE]),
+    ]
