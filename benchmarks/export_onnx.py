@@ -84,7 +84,8 @@ def parity_table(folder: Path) -> list[dict]:
             expected = detector.decision_function(X_test)
             spread = float(np.subtract(*np.percentile(expected, [75, 25]))) or 1.0
             relative = np.abs(out["score"] - expected) / np.maximum(np.abs(expected), spread)
-            plain = np.abs(out["score"] - expected) / np.abs(expected)
+            nonzero = expected != 0  # rows scoring exactly 0 have no plain relative difference
+            plain = np.abs(out["score"] - expected)[nonzero] / np.abs(expected[nonzero])
             rows.append(
                 {
                     "dataset": name,
@@ -122,6 +123,7 @@ def shrink_table(folder: Path, seeds: list[int]) -> list[dict]:
             base = folder / f"{name}-{seed}"
             fp32 = export_onnx(detector, base / "fp32", normal)
             int8 = export_onnx(detector, base / "int8", normal, quantize="int8")
+            dynamic = export_onnx(detector, base / "int8-dynamic", normal, quantize="int8-dynamic")
             pruned = export_onnx(
                 detector,
                 base / "pruned",
@@ -131,16 +133,35 @@ def shrink_table(folder: Path, seeds: list[int]) -> list[dict]:
             )
             scores = {
                 kind: load_exported(base / kind).decision_function(X_test)
-                for kind in ("fp32", "int8", "pruned")
+                for kind in ("fp32", "int8", "int8-dynamic", "pruned")
+            }
+            alone = {  # the first 50 test rows scored one at a time
+                kind: np.array(
+                    [
+                        load_exported(base / kind).decision_function(X_test[i : i + 1])[0]
+                        for i in range(50)
+                    ]
+                )
+                for kind in ("int8", "int8-dynamic")
             }
             row = {
                 "dataset": name,
                 "seed": seed,
                 "features": X_train.shape[1],
                 "auroc_torch": float(auroc(y_test, detector.decision_function(X_test))),
-                **{f"auroc_{k}": float(auroc(y_test, s)) for k, s in scores.items()},
+                **{
+                    f"auroc_{k.replace('-', '_')}": float(auroc(y_test, s))
+                    for k, s in scores.items()
+                },
+                **{
+                    f"alone_vs_batch_{k.replace('-', '_')}": float(
+                        np.max(np.abs(a - scores[k][:50]) / np.abs(scores[k][:50]))
+                    )
+                    for k, a in alone.items()
+                },
                 "network_bytes_fp32": fp32.report["size"]["fp32_network_bytes"],
                 "network_bytes_int8": int8.report["size"]["int8_network_bytes"],
+                "network_bytes_int8_dynamic": dynamic.report["size"]["int8_network_bytes"],
                 "file_bytes_fp32": fp32.report["file_bytes"],
                 "file_bytes_int8": int8.report["file_bytes"],
                 "zipped_bytes_fp32": zipped_bytes(fp32.path),
@@ -262,13 +283,92 @@ def speed_table(folder: Path, repeats: int) -> dict:
     return result
 
 
+def summarize(out: Path) -> str:
+    """Markdown tables of the three parts (those that ran), written to OUT/summary.md."""
+    lines: list[str] = []
+    if (out / "parity.json").exists():
+        rows = json.loads((out / "parity.json").read_text())
+        lines += [
+            "| dataset | detector | test rows | max rel. diff | plain rel. diff | max p diff | "
+            "decision flips |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['dataset']} | {r['detector']} | {r['test_rows']} | "
+            f"{r['max_relative_difference']:.1e} | {r['max_plain_relative_difference']:.1e} | "
+            f"{r['max_p_value_difference']:.1e} | {r['decision_flips']} |"
+            for r in rows
+        ]
+        lines.append("")
+    if (out / "shrink.json").exists():
+        rows = json.loads((out / "shrink.json").read_text())
+        lines += [
+            "| dataset | cols | AUROC torch | fp32 | int8 | int8 - fp32 | int8-dynamic | "
+            "dynamic - fp32 | pruned 50% | int8/fp32 network | int8/fp32 file | "
+            "dynamic/fp32 network | pruned/fp32 zipped | alone vs batch: int8 | dynamic |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name in dict.fromkeys(r["dataset"] for r in rows):
+            group = [r for r in rows if r["dataset"] == name]
+
+            def mean(key, group=group):
+                return float(np.mean([r[key] for r in group]))
+
+            lines.append(
+                f"| {name} | {group[0]['features']} | {mean('auroc_torch'):.4f} | "
+                f"{mean('auroc_fp32'):.4f} | {mean('auroc_int8'):.4f} | "
+                f"{mean('auroc_int8') - mean('auroc_fp32'):+.4f} | "
+                f"{mean('auroc_int8_dynamic'):.4f} | "
+                f"{mean('auroc_int8_dynamic') - mean('auroc_fp32'):+.4f} | "
+                f"{mean('auroc_pruned'):.4f} | "
+                f"{mean('network_bytes_int8') / mean('network_bytes_fp32'):.2f} | "
+                f"{mean('file_bytes_int8') / mean('file_bytes_fp32'):.2f} | "
+                f"{mean('network_bytes_int8_dynamic') / mean('network_bytes_fp32'):.2f} | "
+                f"{mean('zipped_bytes_pruned') / mean('zipped_bytes_fp32'):.2f} | "
+                f"{max(r['alone_vs_batch_int8'] for r in group):.0e} | "
+                f"{max(r['alone_vs_batch_int8_dynamic'] for r in group):.0e} |"
+            )
+        lines.append("")
+    if (out / "speed.json").exists():
+        speed = json.loads((out / "speed.json").read_text())
+        lines += [
+            f"Peak of one core: {speed['peak_gflops_one_core']:.0f} GFLOP/s (reported clock x 64 "
+            f"FLOP/cycle); torch's float32 GEMM on one thread: "
+            f"{speed['torch_sgemm_gflops_one_thread']:.0f} GFLOP/s.",
+            "",
+            "| dataset | cols | FLOP/row | torch net rows/s | ONNX net rows/s | net speed-up | "
+            "ONNX share of peak | torch end-to-end | ONNX end-to-end | e2e speed-up | "
+            "1 row: record | 1 row: session.run | 1 row: torch predict |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {e['dataset']} | {e['features']} | {e['flops_per_row']:,} | "
+            f"{e['torch_network_rows_per_second']:,.0f} | "
+            f"{e['onnx_network_rows_per_second']:,.0f} | "
+            f"{e['network_speedup']:.2f}x | {e['onnx_network_share_of_limit']:.0%} | "
+            f"{e['torch_end_to_end_rows_per_second']:,.0f} | "
+            f"{e['onnx_end_to_end_rows_per_second']:,.0f} | {e['end_to_end_speedup']:.2f}x | "
+            f"{e['single_onnx_record_median_us']:.0f} us | "
+            f"{e['single_onnx_run_median_us']:.0f} us | "
+            f"{e['single_torch_row_median_us']:.0f} us |"
+            for e in speed["sets"]
+        ]
+    text = "\n".join(lines) + "\n"
+    (out / "summary.md").write_text(text)
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--only", choices=["parity", "shrink", "speed"], nargs="+")
+    parser.add_argument("--summarize-only", action="store_true")
     args = parser.parse_args()
+    if args.summarize_only:
+        print(summarize(Path(args.out)))
+        return
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     out = Path(args.out)
@@ -284,6 +384,7 @@ def main() -> None:
             (out / "parity.json").write_text(json.dumps(parity_table(work), indent=1))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print(summarize(out))
 
 
 if __name__ == "__main__":

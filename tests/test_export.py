@@ -193,6 +193,9 @@ def test_int8_model_still_detects_on_real_data(cardio, tmp_path):
     int8 = auroc(y_test, int8_model.decision_function(X_test))
     assert int8 > 0.75 and abs(int8 - fp32) <= 0.01  # fp32: 0.79 on this split
     assert int8_model.metadata["variant"] == "int8"
+    # weights only: a row scores the same alone as in a batch
+    alone = np.array([int8_model.decision_function(X_test[i : i + 1])[0] for i in range(20)])
+    np.testing.assert_allclose(alone, int8_model.decision_function(X_test)[:20], rtol=1e-5)
     # recalibrated on the held-out normal rows: their flag rate sits near the level
     flagged = int8_model.predict(X_calibration).mean()
     assert flagged <= 0.1 + 0.05
@@ -257,3 +260,13 @@ def test_p_value_head_counts_exactly_like_the_calibrator(m):
     score, p_value, decision = session.run(None, {"raw_score": scores})
     np.testing.assert_array_equal(p_value, conformal_p_values(calibration, score))
     np.testing.assert_array_equal(decision, (score > 0.5).astype(np.int64))
+
+
+def test_dynamic_int8_is_available_and_labelled(cardio, tmp_path):
+    X_train, _, X_test, y_test = cardio
+    detector = deepad.AutoEncoder(epochs=5, random_state=0).fit(X_train)
+    result = export_onnx(detector, tmp_path / "dynamic", X_train, quantize="int8-dynamic")
+    assert result.report["int8"]["mode"] == "int8-dynamic"
+    model = load_exported(tmp_path / "dynamic")
+    assert model.metadata["variant"] == "int8-dynamic"
+    assert auroc(y_test, model.decision_function(X_test)) > 0.7

@@ -322,8 +322,9 @@ def cmd_export(args: argparse.Namespace) -> None:
     if "int8" in report:
         int8 = report["int8"]
         lines.append(
-            f"int8: network {report['size']['int8_to_fp32']:.0%} of fp32; rank correlation "
-            f"{int8['rank_correlation']:.4f}, decisions agree on {int8['decision_agreement']:.1%}"
+            f"{int8['mode']}: network {report['size']['int8_to_fp32']:.0%} of fp32; rank "
+            f"correlation {int8['rank_correlation']:.4f}, decisions agree on "
+            f"{int8['decision_agreement']:.1%}"
             f" (flag rate {int8['flag_rate']:.1%} vs {int8['detector_flag_rate']:.1%})"
             + (
                 ""
@@ -660,7 +661,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", required=True, help="folder to write model.onnx and export.json")
     export.add_argument("--format", choices=["onnx"], default="onnx", help="only onnx for now")
-    export.add_argument("--quantize", choices=["int8"], help="store int8 weights (ONNX Runtime)")
+    export.add_argument(
+        "--quantize",
+        choices=["int8", "int8-dynamic"],
+        help="int8: int8 weights, float arithmetic (a row scores the same in any batch); "
+        "int8-dynamic: ONNX Runtime's dynamic quantization (int8 activations per batch)",
+    )
     export.add_argument(
         "--prune",
         type=float,

@@ -27,7 +27,7 @@ from deepad.calibrate import Calibrator
 from deepad.core.base import BaseDetector
 from deepad.export.graph import encoding_graph, head_graph
 from deepad.export.network import network_graph
-from deepad.export.shrink import ShrinkError, prune_detector, quantize_int8
+from deepad.export.shrink import QUANTIZE_MODES, ShrinkError, prune_detector, quantize_network
 from deepad.io.tables import as_table
 from deepad.models.torch_base import TorchDetector
 from deepad.preprocess.tabular import MissingValueWarning
@@ -77,7 +77,8 @@ def export_onnx(
 
     ``data``: rows with the training columns (the training file is the natural choice);
     up to ``sample_rows`` of them check parity, and pruning fine-tunes on all of them.
-    ``quantize="int8"`` stores int8 weights; ``prune=0.5`` zeroes half the weights and
+    ``quantize="int8"`` stores int8 weights (``"int8-dynamic"``: ONNX Runtime's dynamic
+    quantization, int8 activations too, per batch); ``prune=0.5`` zeroes half the weights and
     fine-tunes. Both change the scores, so ``calibration`` (normal rows the model never
     trained on) recomputes the calibration scores and the threshold with the smaller
     model; pruning requires it, int8 without it keeps the original calibration and
@@ -86,8 +87,10 @@ def export_onnx(
     kept in the model's metadata, e.g. the id columns ``deepad score`` copies.
     """
     _check_exportable(detector)
-    if quantize not in (None, "int8"):
-        raise ExportError(f"quantize must be None or 'int8', got {quantize!r}")
+    if quantize is not None and quantize not in QUANTIZE_MODES:
+        raise ExportError(
+            f"quantize must be None or one of {list(QUANTIZE_MODES)}, got {quantize!r}"
+        )
     target = _check_target(Path(out))
     frame = as_table(data)
     if len(frame) == 0:
@@ -135,9 +138,9 @@ def export_onnx(
             )
         fp32_bytes = model.ByteSize()
         sizes = {"fp32_bytes": fp32_bytes, "fp32_network_bytes": network.ByteSize()}
-        if quantize == "int8":
-            small = quantize_int8(network)
-            variant = variant.replace("fp32", "int8")
+        if quantize is not None:
+            small = quantize_network(network, quantize)
+            variant = variant.replace("fp32", quantize)
             calibrator = reference.calibrator_
             if calibration is not None:
                 draft = _session(assemble(reference, small, calibrator, variant))
@@ -146,6 +149,7 @@ def export_onnx(
             exported = _session(model)
             agreement = check_agreement(exported, reference, sample, min_rank_correlation)
             agreement["recalibrated"] = calibration is not None
+            agreement["mode"] = quantize
             report["int8"] = agreement
             if not agreement["passed"]:
                 raise ExportError(
