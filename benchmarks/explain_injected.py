@@ -33,6 +33,7 @@ import deepad
 from deepad.bench.datasets import find_datasets, load_dataset, split_dataset
 from deepad.bench.detectors import make_detector
 from deepad.bench.explain import injected_hit_rates
+from deepad.core.timing import median_seconds
 from deepad.explain import available_methods
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,15 +49,6 @@ DATASETS = [
 ]
 DETECTORS = [name for name in deepad.DETECTORS if name != "DevNet"]
 MAX_TRAIN, N_ROWS, COST_ROWS, SEED = 10_000, 200, 1000, 0
-
-
-def median_seconds(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def run_dataset(name: str, path: Path, detectors: list[str]) -> tuple[list[dict], list[dict]]:

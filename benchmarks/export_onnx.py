@@ -25,6 +25,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 import deepad
+from deepad.core.timing import median_seconds
 from deepad.export import export_onnx
 from deepad.export.graph import FEATURES
 from deepad.export.network import network_graph
@@ -55,15 +56,6 @@ def split(name: str, seed: int):
         X, y, test_size=0.3, stratify=y, random_state=seed
     )
     return X_train, y_train, X_test, y_test
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def parity_table(folder: Path) -> list[dict]:
@@ -178,7 +170,7 @@ def sgemm_gflops(repeats: int = 5) -> float:
     a = torch.randn(2048, 2048)
     b = torch.randn(2048, 2048)
     torch.mm(a, b)
-    seconds = median_time(lambda: torch.mm(a, b), repeats)
+    seconds = median_seconds(lambda: torch.mm(a, b), repeats)
     return 2 * 2048**3 / seconds / 1e9
 
 
@@ -248,7 +240,7 @@ def speed_table(folder: Path, repeats: int) -> dict:
             job()
         for _ in range(repeats):  # interleaved, so drifts of the machine hit all alike
             for key, job in jobs.items():
-                timings[key].append(median_time(job, 1))
+                timings[key].append(median_seconds(job, 1))
         medians = {k: float(np.median(v)) for k, v in timings.items()}
         flops = network_flops(detector)
         record = {c: float(v) for c, v in zip(detector.feature_names_in_, raw[0], strict=True)}

@@ -155,6 +155,8 @@ def test_export_says_what_it_cannot_do(frames, tmp_path):
     with pytest.raises(ExportError, match="not empty and not an earlier export"):
         export_onnx(detector, tmp_path / "busy", train)
     assert (tmp_path / "busy" / "notes.txt").read_text() == "keep me"
+    with pytest.raises(ExportError, match="a plain export keeps the bundle's calibration"):
+        export_onnx(detector, tmp_path / "f", train, calibration=train)
     with pytest.raises(ExportError, match="pass calibration rows"):
         export_onnx(detector, tmp_path / "c", train, prune=0.5)
     with pytest.raises(ExportError, match="ALAD is not trained by the shared loop"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ from onnx import compose
 from deepad._version import __version__
 from deepad.calibrate import Calibrator
 from deepad.core.base import BaseDetector
+from deepad.core.timing import median_seconds
 from deepad.export.graph import encoding_graph, head_graph
 from deepad.export.network import network_graph
 from deepad.export.shrink import QUANTIZE_MODES, ShrinkError, prune_detector, quantize_network
@@ -90,6 +90,11 @@ def export_onnx(
     if quantize is not None and quantize not in QUANTIZE_MODES:
         raise ExportError(
             f"quantize must be None or one of {list(QUANTIZE_MODES)}, got {quantize!r}"
+        )
+    if calibration is not None and quantize is None and prune is None:
+        raise ExportError(
+            "calibration rows recalibrate a quantized or pruned model; a plain export keeps "
+            "the bundle's calibration (to change it, call det.calibrate(X) and save the bundle)"
         )
     target = _check_target(Path(out))
     frame = as_table(data)
@@ -335,19 +340,10 @@ def _relative(ours: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return np.abs(ours - expected) / np.maximum(np.abs(expected), _spread(expected))
 
 
-def _median_seconds(fn: Any, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def _speed(exported: ExportedModel, detector: BaseDetector, sample: Any) -> dict[str, float]:
     """Rows per second of both on the sample (median of 3 runs, this process's threads)."""
-    onnx_s = _median_seconds(lambda: exported.score(sample))
-    torch_s = _median_seconds(lambda: detector.predict(sample))
+    onnx_s = median_seconds(lambda: exported.score(sample))
+    torch_s = median_seconds(lambda: detector.predict(sample))
     n = len(sample)
     return {
         "onnx_rows_per_second": n / onnx_s,
