@@ -272,3 +272,16 @@ def test_dynamic_int8_is_available_and_labelled(cardio, tmp_path):
     model = load_exported(tmp_path / "dynamic")
     assert model.metadata["variant"] == "int8-dynamic"
     assert auroc(y_test, model.decision_function(X_test)) > 0.7
+
+
+def test_missing_extra_says_what_to_install():
+    code = (
+        "import sys\n"
+        "sys.modules['onnxscript'] = None  # as if not installed\n"
+        "try:\n"
+        "    import deepad.export\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "pip install 'deepad[onnx]'" in run.stdout, run.stderr

@@ -7,6 +7,14 @@
 Score the result with ``deepad.runtime`` (ONNX Runtime only, no torch).
 """
 
+try:
+    import onnx  # noqa: F401
+    import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
+except ImportError as exc:  # an optional extra: say what to install
+    raise ImportError(
+        f"ONNX export needs the onnx extra ({exc.name} is missing): pip install 'deepad[onnx]'"
+    ) from exc
+
 from deepad.export.exporter import (
     DEFAULT_MIN_RANK_CORRELATION,
     DEFAULT_TOLERANCE,

@@ -52,7 +52,12 @@ class ExportedModel:
     """
 
     def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ImportError(
+                "scoring an exported model needs onnxruntime: pip install 'deepad[onnx]'"
+            ) from None
 
         target = Path(path)
         file = target / MODEL_FILE if target.is_dir() else target
