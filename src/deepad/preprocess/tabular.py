@@ -179,13 +179,7 @@ class TabularPreprocessor:
             else:
                 block = self._encode_categorical(spec, series)
             blocks.append(block)
-        if unseen_gaps:
-            warnings.warn(
-                f"missing or infinite values in column(s) {unseen_gaps} that had none in "
-                "training were imputed with the training median",
-                MissingValueWarning,
-                stacklevel=2,
-            )
+        warn_unseen_gaps(unseen_gaps)
         return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
 
     def select_columns(self, X: Any) -> pd.DataFrame:
@@ -229,13 +223,7 @@ class TabularPreprocessor:
             for j, spec in enumerate(numeric)
             if not spec.missing_indicator and not np.isfinite(values[:, j]).all()
         ]
-        if unseen:
-            warnings.warn(
-                f"missing or infinite values in column(s) {unseen} that had none in "
-                "training were imputed with the training median",
-                MissingValueWarning,
-                stacklevel=2,
-            )
+        warn_unseen_gaps(unseen)
         labels = np.empty((len(frame), len(categorical)), dtype=object)
         for j, spec in enumerate(categorical):
             labels[:, j] = categorical_labels(frame[spec.name]).to_numpy()
@@ -278,6 +266,18 @@ class TabularPreprocessor:
         pre = cls(max_categories=int(state["max_categories"]))
         pre.columns_ = [ColumnSpec(**spec) for spec in state["columns"]]
         return pre
+
+
+def warn_unseen_gaps(columns: list[str], stacklevel: int = 2) -> None:
+    """Report imputed gaps in ``columns``, which had none in training, with a
+    ``MissingValueWarning`` (``stacklevel`` as seen from the caller of this function)."""
+    if columns:
+        warnings.warn(
+            f"missing or infinite values in column(s) {columns} that had none in "
+            "training were imputed with the training median",
+            MissingValueWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def numeric_values(spec: ColumnSpec, series: pd.Series) -> np.ndarray:

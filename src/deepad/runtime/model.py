@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from deepad.calibrate.fdr import benjamini_hochberg
-from deepad.preprocess.tabular import MISSING, MissingValueWarning, TabularPreprocessor
+from deepad.preprocess.tabular import MISSING, TabularPreprocessor, warn_unseen_gaps
 
 #: ``format`` of the metadata an exported model carries under the ``deepad`` key
 EXPORT_FORMAT = "deepad-onnx"
@@ -149,14 +148,13 @@ class ExportedModel:
             raise RuntimeModelError(
                 f"the record has no {exc.args[0]!r}; expected keys: {self.input_columns}"
             ) from None
-        gaps = [n for n, v in zip(self._numeric, numeric[0], strict=True) if not math.isfinite(v)]
-        if gaps and self._unflagged.intersection(gaps):
-            warnings.warn(
-                f"missing or infinite values in column(s) {sorted(self._unflagged & set(gaps))} "
-                "that had none in training were imputed with the training median",
-                MissingValueWarning,
-                stacklevel=2,
-            )
+        warn_unseen_gaps(
+            [
+                name
+                for name, value in zip(self._numeric, numeric[0], strict=True)
+                if name in self._unflagged and not math.isfinite(value)
+            ]
+        )
         out = self._run(
             np.array(numeric, dtype=np.float64).reshape(1, -1),
             np.array(labels, dtype=object).reshape(1, -1),
