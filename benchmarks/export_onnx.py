@@ -27,6 +27,7 @@ from sklearn.model_selection import train_test_split
 import deepad
 from deepad.core.timing import median_seconds
 from deepad.export import export_onnx
+from deepad.export.exporter import relative_difference
 from deepad.export.graph import FEATURES
 from deepad.export.network import network_graph
 from deepad.metrics import auroc
@@ -74,8 +75,7 @@ def parity_table(folder: Path) -> list[dict]:
             export_onnx(detector, target, X_train)
             out = load_exported(target).score(X_test)
             expected = detector.decision_function(X_test)
-            spread = float(np.subtract(*np.percentile(expected, [75, 25]))) or 1.0
-            relative = np.abs(out["score"] - expected) / np.maximum(np.abs(expected), spread)
+            relative = relative_difference(out["score"], expected)
             nonzero = expected != 0  # rows scoring exactly 0 have no plain relative difference
             plain = np.abs(out["score"] - expected)[nonzero] / np.abs(expected[nonzero])
             rows.append(

@@ -130,7 +130,7 @@ def export_onnx(
             reference.calibrate(calibration)
         variant = "fp32" if prune is None else f"fp32, {prune:.0%} of weights pruned"
         network = network_graph(reference, len(reference.preprocessor_.feature_names_out))
-        model = assemble(reference, network, reference.calibrator_, variant)
+        model = assemble(reference, network, reference.calibrator_, variant, lineage)
         exported = _session(model)
         parity = check_parity(exported, reference, sample, tolerance)
         report["parity"] = parity
@@ -150,7 +150,7 @@ def export_onnx(
             if calibration is not None:
                 draft = _session(assemble(reference, small, calibrator, variant))
                 calibrator = calibrator.recalibrated(draft.decision_function(calibration))
-            model = assemble(reference, small, calibrator, variant)
+            model = assemble(reference, small, calibrator, variant, lineage)
             exported = _session(model)
             agreement = check_agreement(exported, reference, sample, min_rank_correlation)
             agreement["recalibrated"] = calibration is not None
@@ -169,9 +169,6 @@ def export_onnx(
         if y is not None:
             report["auroc"] = _auroc(exported, detector, reference, frame, y)
     report["variant"] = variant
-    if lineage:
-        metadata = json.loads(model.metadata_props[-1].value)
-        model.metadata_props[-1].value = json.dumps({**metadata, "lineage": lineage})
     target.mkdir(parents=True, exist_ok=True)
     path = target / MODEL_FILE
     onnx.save(model, path)
@@ -182,7 +179,11 @@ def export_onnx(
 
 # ------------------------------------------------------------------ pieces
 def assemble(
-    detector: TorchDetector, network: onnx.ModelProto, calibrator: Calibrator, variant: str
+    detector: TorchDetector,
+    network: onnx.ModelProto,
+    calibrator: Calibrator,
+    variant: str,
+    lineage: dict[str, Any] | None = None,
 ) -> onnx.ModelProto:
     """Encoding + network + head as one model, with the metadata the runtime reads."""
     ir = network.ir_version
@@ -197,7 +198,7 @@ def assemble(
     model = compose.merge_models(model, parts[2], io_map=[("raw_score", "raw_score")])
     model.graph.name = f"deepad_{type(detector).__name__}"
     model.producer_name, model.producer_version = "deepad", __version__
-    metadata = _metadata(detector, calibrator, variant)
+    metadata = _metadata(detector, calibrator, variant, lineage)
     model.metadata_props.add(key=METADATA_KEY, value=json.dumps(metadata))
     return model
 
@@ -214,8 +215,8 @@ def check_parity(
     """
     ours = exported.score(sample)
     expected = detector.decision_function(sample)
-    relative = _relative(ours["score"], expected)
-    decisions = detector.predict(sample)
+    relative = relative_difference(ours["score"], expected)
+    decisions = detector.calibrator_.decide(expected)
     flips = ours["decision"] != decisions
     threshold = detector.threshold_
     scale = max(abs(threshold), _spread(expected)) if math.isfinite(threshold) else 0.0
@@ -245,12 +246,12 @@ def check_agreement(
 
     ours = exported.score(sample)
     expected = detector.decision_function(sample)
-    decisions = detector.predict(sample)
+    decisions = detector.calibrator_.decide(expected)
     correlation = float(spearmanr(ours["score"], expected).statistic) if len(expected) > 2 else 1.0
     return {
         "min_rank_correlation": min_rank_correlation,
         "rank_correlation": correlation,
-        "max_relative_difference": float(_relative(ours["score"], expected).max()),
+        "max_relative_difference": float(relative_difference(ours["score"], expected).max()),
         "decision_agreement": float(np.mean(ours["decision"] == decisions)),
         "flag_rate": float(np.mean(ours["decision"])),
         "detector_flag_rate": float(np.mean(decisions)),
@@ -298,9 +299,11 @@ def _session(model: onnx.ModelProto) -> ExportedModel:
         return ExportedModel(path)
 
 
-def _metadata(detector: TorchDetector, calibrator: Calibrator, variant: str) -> dict[str, Any]:
+def _metadata(
+    detector: TorchDetector, calibrator: Calibrator, variant: str, lineage: dict[str, Any] | None
+) -> dict[str, Any]:
     threshold = calibrator.threshold
-    return {
+    metadata = {
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_FORMAT_VERSION,
         "deepad_version": __version__,
@@ -322,6 +325,9 @@ def _metadata(detector: TorchDetector, calibrator: Calibrator, variant: str) -> 
             "description": calibrator.describe(),
         },
     }
+    if lineage:
+        metadata["lineage"] = lineage
+    return metadata
 
 
 def _plain(value: Any) -> Any:
@@ -336,7 +342,8 @@ def _spread(scores: np.ndarray) -> float:
     return float(high - low) or 1.0
 
 
-def _relative(ours: np.ndarray, expected: np.ndarray) -> np.ndarray:
+def relative_difference(ours: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """``|ours - expected| / max(|expected|, IQR of expected)`` per row: the parity measure."""
     return np.abs(ours - expected) / np.maximum(np.abs(expected), _spread(expected))
 
 
