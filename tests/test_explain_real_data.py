@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import functools
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_cardio
 
 import deepad
-from deepad.bench.datasets import load_dataset, split_dataset
+from deepad.bench.datasets import split_dataset
 from deepad.bench.explain import inject_shifts, injected_hit_rates
-
-CARDIO = Path(__file__).resolve().parents[2] / "shared/data/adbench/6_cardio.npz"
 
 
 @pytest.fixture(scope="module")
 def cardio() -> tuple[np.ndarray, np.ndarray]:
     """(normal training rows, 150 normal test rows) of cardio, seed 0 split."""
-    if not CARDIO.is_file():
-        pytest.skip(f"ADBench data not found at {CARDIO}")
-    X, y = load_dataset(CARDIO)
+    X, y = load_cardio()
     split = split_dataset(X, y, 0)
     normal_test = split.X_test[split.y_test == 0]
     return split.X_train[split.y_train == 0], normal_test[:150]

@@ -7,13 +7,12 @@ import json
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import build_detector, build_mixed_frame, labels_for
+from conftest import build_detector, build_mixed_frame, labels_for, load_cardio
 
 import deepad
 from deepad.calibrate.conformal import conformal_p_values
@@ -25,7 +24,6 @@ from deepad.preprocess.tabular import MissingValueWarning
 from deepad.runtime import RuntimeModelError, load_exported
 
 TORCH_DETECTORS = sorted(n for n, c in deepad.DETECTORS.items() if issubclass(c, TorchDetector))
-CARDIO = Path(__file__).resolve().parents[2] / "shared/data/adbench/6_cardio.npz"
 
 
 def _fitted(name: str, frame: pd.DataFrame) -> TorchDetector:
@@ -169,10 +167,7 @@ def test_export_says_what_it_cannot_do(frames, tmp_path):
 
 @pytest.fixture(scope="module")
 def cardio():
-    if not CARDIO.is_file():
-        pytest.skip(f"ADBench Cardio data not found at {CARDIO}")
-    with np.load(CARDIO, allow_pickle=False) as data:
-        X, y = data["X"], data["y"].astype(int)
+    X, y = load_cardio()
     order = np.random.default_rng(0).permutation(len(X))
     normal = order[y[order] == 0]
     train, calibration = normal[:900], normal[900:1200]

@@ -6,16 +6,13 @@ model, as the ADBench leaderboard does; the calibration hold-out has its own tes
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import load_cardio
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 import deepad
-
-CARDIO = Path(__file__).resolve().parents[2] / "shared/data/adbench/6_cardio.npz"
 
 #: minimum test AUROC per detector at default params; 0.80 unless listed
 MIN_AUROC = {"AutoEncoder": 0.90}
@@ -28,10 +25,7 @@ NEEDS_LABELLED_ANOMALIES = {"DevNet"}
 @pytest.fixture(scope="module")
 def cardio_split():
     """(normal training rows, test rows, test labels) from a stratified 70/30 split."""
-    if not CARDIO.is_file():
-        pytest.skip(f"ADBench Cardio data not found at {CARDIO}")
-    with np.load(CARDIO, allow_pickle=False) as data:
-        X, y = data["X"], data["y"].astype(int)
+    X, y = load_cardio()
     assert X.shape == (1831, 21) and set(np.unique(y)) == {0, 1}
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.3, stratify=y, random_state=0

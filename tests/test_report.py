@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import load_cardio
 
 import deepad
 from deepad.cli import main
 from deepad.report import build_report, write_report
 
-CARDIO = Path(__file__).resolve().parents[2] / "shared/data/adbench/6_cardio.npz"
-
 
 def cardio_report() -> tuple[str, pd.DataFrame, np.ndarray]:
     """A report of an AutoEncoder fitted on cardio's normal rows, scoring every row."""
-    if not CARDIO.is_file():
-        pytest.skip(f"ADBench data not found at {CARDIO}")
-    with np.load(CARDIO) as data:
-        X, y = data["X"], data["y"].astype(int)
+    X, y = load_cardio()
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
     det = deepad.AutoEncoder(epochs=20, random_state=0).fit(frame[y == 0])
     return build_report(det, frame, labels=y, source="ADBench cardio"), frame, y

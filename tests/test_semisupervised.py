@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from conftest import load_cardio
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from torch import nn
@@ -16,7 +15,6 @@ from deepad.nn.training import TrainingConfig, fit_module
 
 SEMI_SUPERVISED = ["DeepSAD", "DevNet"]
 
-CARDIO = Path(__file__).resolve().parents[2] / "shared/data/adbench/6_cardio.npz"
 
 DEVNET_NEEDS_LABELS = "DevNet needs at least one row labelled 1 in y; use an unsupervised"
 
@@ -234,10 +232,7 @@ def test_balance_positive_without_positive_rows_trains_plain_batches():
 @pytest.fixture(scope="module")
 def cardio_labelled():
     """Cardio, stratified 70/30 split (seed 0), 5% of the training anomalies labelled 1."""
-    if not CARDIO.is_file():
-        pytest.skip(f"ADBench Cardio data not found at {CARDIO}")
-    with np.load(CARDIO, allow_pickle=False) as data:
-        X, y = data["X"], data["y"].astype(int)
+    X, y = load_cardio()
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.3, stratify=y, random_state=0
     )
