@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from deepad.calibrate.fdr import benjamini_hochberg
+from deepad.calibrate.rules import check_rate
 from deepad.preprocess.tabular import MISSING, TabularPreprocessor, warn_unseen_gaps
 
 #: ``format`` of the metadata an exported model carries under the ``deepad`` key
@@ -200,16 +201,16 @@ class ExportedModel:
 
 
 def _rate(value: Any, name: str) -> float:
-    if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-        raise RuntimeModelError(f"{name} must be in (0, 1), got {value!r}")
-    return float(value)
+    """The calibrator's own rate check, raising this module's error type."""
+    try:
+        return check_rate(value, name)
+    except ValueError as exc:
+        raise RuntimeModelError(str(exc)) from None
 
 
 def _number(value: Any, column: str) -> float:
     if value is None:
         return math.nan
-    if isinstance(value, bool):
-        return float(value)
     try:
         return float(value)
     except (TypeError, ValueError):
