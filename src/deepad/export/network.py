@@ -18,19 +18,29 @@ _QUIET_LOGGERS = ("torch.onnx", "torch.onnx._internal.exporter._registration")
 
 
 @contextlib.contextmanager
-def _quiet_exporter():
-    """Silence the exporter's progress lines and notices; real errors still raise."""
-    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+def quiet_loggers(*names: str):
+    """Raise the named loggers (``""``: the root logger) to ERROR for the block."""
+    loggers = [logging.getLogger(name or None) for name in names]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
+        yield
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Silence the exporter's progress lines and notices; real errors still raise."""
+    with (
+        quiet_loggers(*_QUIET_LOGGERS),
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def network_graph(detector: TorchDetector, n_features: int) -> onnx.ModelProto:

@@ -4,7 +4,6 @@ with fine-tuning (torch's pruning utilities)."""
 from __future__ import annotations
 
 import copy
-import logging
 import tempfile
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from onnx import helper, numpy_helper
 from torch import nn
 from torch.nn.utils import prune
 
+from deepad.export.network import quiet_loggers
 from deepad.models.torch_base import TorchDetector
 
 #: layers whose weights pruning thins out
@@ -84,17 +84,12 @@ def quantize_dynamic_int8(network: onnx.ModelProto) -> onnx.ModelProto:
     stored as int8 with a scale per tensor, activations quantized on the fly per batch)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    root = logging.getLogger()  # the quantizer advises shape pre-processing on the root logger
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            source, target = Path(folder, "fp32.onnx"), Path(folder, "int8.onnx")
-            onnx.save(network, source)
-            quantize_dynamic(source, target, weight_type=QuantType.QInt8)
-            return onnx.load(target)
-    finally:
-        root.setLevel(level)
+    # the quantizer advises shape pre-processing on the root logger
+    with quiet_loggers(""), tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder, "fp32.onnx"), Path(folder, "int8.onnx")
+        onnx.save(network, source)
+        quantize_dynamic(source, target, weight_type=QuantType.QInt8)
+        return onnx.load(target)
 
 
 def prune_detector(
