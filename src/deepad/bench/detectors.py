@@ -14,7 +14,7 @@ from typing import Any
 
 from deepad.bench.peers import PREFIX, make_peer
 from deepad.core.base import BaseDetector
-from deepad.models import DETECTORS
+from deepad.models import TABLE_DETECTORS as DETECTORS
 
 #: ``factory(name, seed, n_features) -> unfitted estimator``
 Factory = Callable[[str, int, int], Any]

@@ -30,7 +30,6 @@ from deepad._version import __version__
 from deepad.calibrate import Calibrator
 from deepad.core.base import BaseDetector
 from deepad.models import DETECTORS
-from deepad.preprocess.tabular import TabularPreprocessor
 
 FORMAT = "deepad-bundle"
 #: 2 added the calibration state (rule, level, calibration scores); 1 is still read
@@ -100,7 +99,7 @@ def save_bundle(
                 "class": type(detector).__name__,
                 "params": _jsonable(detector.get_params(deep=False), "params"),
             },
-            "input_schema": detector.preprocessor_.to_dict(),
+            "input_schema": detector._schema_state(),
             "model_state": _jsonable(meta, "model_state"),
             "threshold": {**calibration, "contamination": detector.contamination},
             "training_data": {
@@ -187,7 +186,7 @@ def load(path: str | Path) -> BaseDetector:
     try:
         detector = DETECTORS[name](**manifest["detector"]["params"])
         arrays = load_file(str(weights_path))
-        detector.preprocessor_ = TabularPreprocessor.from_dict(manifest["input_schema"])
+        detector._restore_schema(manifest["input_schema"])
         training = manifest["training_data"]
         detector.feature_names_in_ = np.asarray(training["columns"], dtype=object)
         detector.n_features_in_ = len(training["columns"])

@@ -289,6 +289,14 @@ class BaseDetector(BaseEstimator):
         raise NotImplementedError
 
     # ------------------------------------------------------------- helpers
+    def _schema_state(self) -> dict[str, Any]:
+        """The input schema and preprocessing state, as JSON, for the bundle manifest."""
+        return self.preprocessor_.to_dict()
+
+    def _restore_schema(self, state: dict[str, Any]) -> None:
+        """Inverse of ``_schema_state`` (bundle loading)."""
+        self.preprocessor_ = TabularPreprocessor.from_dict(state)
+
     def _check_params(self) -> None:
         """Validate shared params; subclasses extend with their own checks."""
         contamination = self.contamination

@@ -40,6 +40,10 @@ class Series:
         """Missing (NaN or infinite) values over all channels."""
         return int(np.isnan(self.values).sum())
 
+    def to_time_order(self, per_row: np.ndarray) -> np.ndarray:
+        """A per-input-row array (e.g. labels) rearranged to time order."""
+        return np.asarray(per_row)[self.order]
+
     def to_input_order(self, per_step: np.ndarray) -> np.ndarray:
         """A per-step array (e.g. scores) rearranged to the order of the input rows."""
         out = np.empty_like(per_step)

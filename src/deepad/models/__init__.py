@@ -15,11 +15,13 @@ from deepad.models.ecod import ECOD
 from deepad.models.goad import GOAD
 from deepad.models.iforest import IsolationForest
 from deepad.models.knn import KNN
+from deepad.models.lstm_forecaster import LSTMForecaster
 from deepad.models.pca import PCA
+from deepad.models.rolling_zscore import RollingZScore
 from deepad.models.vae import VAE
 
-#: every detector by class name; bundles may only name classes listed here
-DETECTORS: dict[str, type[BaseDetector]] = {
+#: the table detectors by class name (the tabular benchmark and ``Auto`` choose from these)
+TABLE_DETECTORS: dict[str, type[BaseDetector]] = {
     cls.__name__: cls
     for cls in (
         Auto,
@@ -39,6 +41,14 @@ DETECTORS: dict[str, type[BaseDetector]] = {
     )
 }
 
+#: the time-series detectors by class name (one score per time step, streaming API)
+SERIES_DETECTORS: dict[str, type[BaseDetector]] = {
+    cls.__name__: cls for cls in (RollingZScore, LSTMForecaster)
+}
+
+#: every detector by class name; bundles may only name classes listed here
+DETECTORS: dict[str, type[BaseDetector]] = {**TABLE_DETECTORS, **SERIES_DETECTORS}
+
 
 def get_detector_class(name: str) -> type[BaseDetector]:
     """Look a detector class up by name, case-insensitively, with a helpful error."""
@@ -52,10 +62,13 @@ __all__ = [
     "AEGMM",
     "ALAD",
     "DETECTORS",
+    "SERIES_DETECTORS",
+    "TABLE_DETECTORS",
     "DTE",
     "ECOD",
     "GOAD",
     "KNN",
+    "LSTMForecaster",
     "PCA",
     "VAE",
     "Auto",
@@ -64,5 +77,6 @@ __all__ = [
     "DeepSVDD",
     "DevNet",
     "IsolationForest",
+    "RollingZScore",
     "get_detector_class",
 ]

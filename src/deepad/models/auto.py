@@ -64,7 +64,7 @@ class Auto(BaseDetector):
         self.random_state = random_state
 
     def _member_names(self) -> list[str]:
-        from deepad.models import DETECTORS  # the registry imports this module
+        from deepad.models import TABLE_DETECTORS as DETECTORS  # the registry imports this
 
         names = list(DEFAULT_MEMBERS if self.members is None else self.members)
         if not names:
