@@ -16,6 +16,7 @@ from deepad.models.goad import GOAD
 from deepad.models.iforest import IsolationForest
 from deepad.models.knn import KNN
 from deepad.models.lstm_forecaster import LSTMForecaster
+from deepad.models.matrix_profile import MatrixProfile
 from deepad.models.pca import PCA
 from deepad.models.rolling_zscore import RollingZScore
 from deepad.models.vae import VAE
@@ -43,7 +44,7 @@ TABLE_DETECTORS: dict[str, type[BaseDetector]] = {
 
 #: the time-series detectors by class name (one score per time step, streaming API)
 SERIES_DETECTORS: dict[str, type[BaseDetector]] = {
-    cls.__name__: cls for cls in (RollingZScore, LSTMForecaster)
+    cls.__name__: cls for cls in (RollingZScore, MatrixProfile, LSTMForecaster)
 }
 
 #: every detector by class name; bundles may only name classes listed here
@@ -69,6 +70,7 @@ __all__ = [
     "GOAD",
     "KNN",
     "LSTMForecaster",
+    "MatrixProfile",
     "PCA",
     "VAE",
     "Auto",
