@@ -478,8 +478,83 @@ def cmd_bench_tabular(args: argparse.Namespace) -> None:
         raise SystemExit(130) from None  # runs.csv keeps every finished job; rerun resumes
 
 
+def _comma_list(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def cmd_bench_series(args: argparse.Namespace) -> None:
+    from deepad.bench.series_runners import SeriesBenchConfig, run_suite
+
+    def flat(values: Sequence[str] | None) -> list[str] | None:
+        return None if values is None else [v for raw in values for v in _comma_list(raw)]
+
+    try:
+        seeds = [int(s) for s in flat(args.seeds) or []]
+    except ValueError:
+        raise UsageError(f"--seeds takes integers, got {' '.join(args.seeds)!r}") from None
+    config = SeriesBenchConfig(
+        suite=args.suite,
+        detectors=flat(args.detectors),
+        seeds=seeds,
+        peers=args.peers,
+        out_dir=None if args.out is None else Path(args.out),
+        data_root=args.data_root,
+        limit=args.limit,
+        only=flat(args.only),
+        command=shlex.join(["deepad", *getattr(args, "argv", [])]),
+    )
+    try:
+        run_suite(config, echo=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def _add_bench_series(suites: Any) -> None:
+    """``deepad bench nab|ucr|smd|smap|msl|skab``: the runners of deepad.bench.series_runners."""
+    from deepad.bench.series_runners import SUITE_HELP
+
+    for suite, text in SUITE_HELP.items():
+        parser = suites.add_parser(
+            suite,
+            help=text.replace("%", "%%"),  # argparse %-formats help (not descriptions)
+            description=f"{text}. Every detector at its defaults, one configuration for all "
+            "files, the suite's peers beside them. Prints a Markdown table and writes "
+            "per_file.csv, summary.csv, results.json and summary.md to --out.",
+        )
+        parser.add_argument(
+            "--detectors",
+            nargs="+",
+            metavar="NAME",
+            help="series detectors (comma or space separated; default: every one in "
+            "deepad.models.SERIES_DETECTORS; `none` for peers only)",
+        )
+        parser.add_argument(
+            "--peers", metavar="none|all|LIST", help="peers to run beside them (default: all)"
+        )
+        parser.add_argument("--seeds", nargs="+", default=["0"], metavar="SEED", help="default: 0")
+        parser.add_argument(
+            "--out", metavar="DIR", help=f"results folder (default: bench-results/{suite}-DATE)"
+        )
+        parser.add_argument(
+            "--data-root",
+            metavar="DIR",
+            help="folder holding nab/, ucr_anomaly_archive/, smd/, smap_msl/, skab/ "
+            "(default: $DEEPAD_DATA, else ../shared/data)",
+        )
+        parser.add_argument("--limit", type=int, metavar="N", help="only the first N files")
+        parser.add_argument(
+            "--only",
+            "--series",
+            nargs="+",
+            metavar="NAME",
+            help="only these files (NAB file stems, UCR keys such as s001, SMD machines, "
+            "SMAP/MSL channels, SKAB experiments such as valve1/0)",
+        )
+        parser.set_defaults(func=cmd_bench_series)
+
+
 def _add_bench(commands: Any) -> None:
-    """``deepad bench tabular``: the benchmark runner of deepad.bench."""
+    """``deepad bench tabular`` (and the series suites): the runners of deepad.bench."""
     from deepad.bench.protocol import SETTINGS
 
     bench = commands.add_parser(
@@ -581,6 +656,7 @@ def _add_bench(commands: Any) -> None:
         help="only regenerate OUT/per_dataset.csv and OUT/summary.md from OUT/runs.csv",
     )
     tabular.set_defaults(func=cmd_bench_tabular)
+    _add_bench_series(suites)
 
 
 # -------------------------------------------------------------------- parser

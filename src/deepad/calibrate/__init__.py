@@ -5,9 +5,11 @@
 - :func:`benjamini_hochberg`: FDR control over one batch of p-values.
 - :class:`SPOT` / :func:`pot_threshold`: peaks-over-threshold (extreme value) thresholds,
   for streams and for rates finer than the calibration rows resolve.
+- :func:`novel_peaks`: one alarm per sustained anomaly (causal de-duplication of a stream).
 - :class:`Calibrator`: what every detector holds (``det.calibrator_``) and saves.
 """
 
+from deepad.calibrate.alarms import novel_peaks
 from deepad.calibrate.calibrator import CalibrationWarning, Calibrator, NotCalibratedError
 from deepad.calibrate.conformal import conformal_p_values, conformal_threshold
 from deepad.calibrate.evt import SPOT, pot_threshold
@@ -24,5 +26,6 @@ __all__ = [
     "best_f1_threshold",
     "conformal_p_values",
     "conformal_threshold",
+    "novel_peaks",
     "pot_threshold",
 ]

@@ -191,7 +191,8 @@ class SeriesDetector(BaseDetector):
         index = pd.RangeIndex(len(series.values))
 
         def frame(block: np.ndarray) -> pd.DataFrame:
-            return pd.DataFrame(block[np.argsort(series.order)], columns=self.channels_, index=index)
+            in_rows = block[np.argsort(series.order)]
+            return pd.DataFrame(in_rows, columns=self.channels_, index=index)
 
         return Explanation(
             method=chosen,
@@ -231,13 +232,14 @@ class SeriesDetector(BaseDetector):
 
     # ----------------------------------------------------------- internals
     def _calibration_steps(self, n_steps: int, size: int | float | str) -> int:
+        wrong = f"calibration_size must be 'auto', a fraction or a count, got {size!r}"
         if isinstance(size, str):
             if size != "auto":
-                raise ValueError(f"calibration_size must be 'auto', a fraction or a count, got {size!r}")
+                raise ValueError(wrong)
             held = int(AUTO_CALIBRATION_SHARE * n_steps)
             return held if n_steps - held >= 2 * self._min_fit_steps() else 0
         if isinstance(size, bool) or not isinstance(size, (int, float, np.integer, np.floating)):
-            raise ValueError(f"calibration_size must be 'auto', a fraction or a count, got {size!r}")
+            raise ValueError(wrong)
         if isinstance(size, (float, np.floating)) and 0 < size < 1:
             return int(size * n_steps)
         if size < 0 or size != int(size) or size >= n_steps:

@@ -17,14 +17,14 @@ class LSTMForecaster(TorchSeriesDetector):
 
     Training uses every position of each window (teacher forcing: position j predicts
     j + 1), so one window teaches ``window - 1`` predictions. ``hidden_size=None`` picks
-    32 for one channel, more for many (at most 128).
+    32 for up to 16 channels, 64 above.
     """
 
     summary = "LSTM next-step forecaster; prediction error per time step"
 
     def __init__(
         self,
-        window: int = 50,
+        window: int = 32,
         hidden_size: int | None = None,
         num_layers: int = 2,
         dropout: float = 0.1,
