@@ -22,7 +22,7 @@ from deepad.preprocess.tabular import TabularPreprocessor
 torch.set_num_threads(1)
 
 #: every registered detector, in a stable order for parametrization
-DETECTOR_NAMES = sorted(deepad.DETECTORS)
+DETECTOR_NAMES = sorted(deepad.TABLE_DETECTORS)
 
 N_ROWS = 200
 
@@ -38,7 +38,7 @@ def load_cardio() -> tuple[np.ndarray, np.ndarray]:
 
 def fast_params(name: str) -> dict[str, Any]:
     """Parameters that make ``name`` fast and reproducible in tests."""
-    params = deepad.DETECTORS[name]().get_params()
+    params = deepad.TABLE_DETECTORS[name]().get_params()
     fast: dict[str, Any] = {}
     if "random_state" in params:
         fast["random_state"] = 0
@@ -49,7 +49,7 @@ def fast_params(name: str) -> dict[str, Any]:
 
 def build_detector(name: str, **overrides: Any) -> BaseDetector:
     """A fast, seeded instance of detector ``name``; ``overrides`` win over the defaults."""
-    return deepad.DETECTORS[name](**{**fast_params(name), **overrides})
+    return deepad.TABLE_DETECTORS[name](**{**fast_params(name), **overrides})
 
 
 def labels_for(name: str, X: Any) -> np.ndarray | None:
@@ -59,7 +59,7 @@ def labels_for(name: str, X: Any) -> np.ndarray | None:
     (``uses_labels``; DevNet cannot fit without a row labelled 1) get 1 for the 5% of rows
     (at least one) farthest from the centre of the encoded data, -1 (unknown) for the rest.
     """
-    if not deepad.DETECTORS[name].uses_labels:
+    if not deepad.TABLE_DETECTORS[name].uses_labels:
         return None
     table = as_table(X)
     features = TabularPreprocessor().fit(table).transform(table)

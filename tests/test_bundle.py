@@ -18,7 +18,7 @@ from sklearn.exceptions import NotFittedError
 import deepad
 from deepad.bundle import FORMAT_VERSION, BundleError, read_manifest
 
-DETECTOR_NAMES = sorted(deepad.DETECTORS)
+DETECTOR_NAMES = sorted(deepad.TABLE_DETECTORS)
 
 MANIFEST_KEYS = {
     "format_version",

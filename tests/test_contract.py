@@ -14,16 +14,18 @@ import deepad
 from deepad.calibrate import conformal_threshold
 from deepad.preprocess.tabular import MissingValueWarning
 
-DETECTOR_NAMES = sorted(deepad.DETECTORS)
-TORCH_NAMES = sorted(n for n, c in deepad.DETECTORS.items() if "epochs" in c().get_params())
-SEEDED_NAMES = sorted(n for n, c in deepad.DETECTORS.items() if "random_state" in c().get_params())
-UNSUPERVISED_NAMES = sorted(n for n, c in deepad.DETECTORS.items() if not c.uses_labels)
+DETECTOR_NAMES = sorted(deepad.TABLE_DETECTORS)
+TORCH_NAMES = sorted(n for n, c in deepad.TABLE_DETECTORS.items() if "epochs" in c().get_params())
+SEEDED_NAMES = sorted(
+    n for n, c in deepad.TABLE_DETECTORS.items() if "random_state" in c().get_params()
+)
+UNSUPERVISED_NAMES = sorted(n for n, c in deepad.TABLE_DETECTORS.items() if not c.uses_labels)
 
 NUMERIC_COLUMNS = ["num_a", "num_nan", "num_inf", "count"]
 
 
 def test_registry_lists_every_detector():
-    assert set(deepad.DETECTORS) == {
+    assert set(deepad.TABLE_DETECTORS) == {
         "Auto",
         "DTE",
         "AutoEncoder",
@@ -39,7 +41,7 @@ def test_registry_lists_every_detector():
         "ALAD",
         "AEGMM",
     }
-    for name, cls in deepad.DETECTORS.items():
+    for name, cls in deepad.TABLE_DETECTORS.items():
         assert cls.__name__ == name
         assert issubclass(cls, deepad.BaseDetector)
         assert getattr(deepad, name) is cls
@@ -182,7 +184,7 @@ def test_clone_gives_unfitted_estimator_with_equal_params(
 
 
 def test_get_params_set_params_round_trip(make_detector, detector_name, numeric_array):
-    cls = deepad.DETECTORS[detector_name]
+    cls = deepad.TABLE_DETECTORS[detector_name]
     params = make_detector(detector_name, contamination=0.2).get_params()
     fresh = cls()
     assert fresh.set_params(**params) is fresh

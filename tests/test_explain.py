@@ -48,7 +48,7 @@ def correlated() -> pd.DataFrame:
 
 # ------------------------------------------------------------- every detector
 def test_every_detector_has_a_default_method_it_accepts():
-    for name, cls in deepad.DETECTORS.items():
+    for name, cls in deepad.TABLE_DETECTORS.items():
         methods = available_methods(cls())
         assert methods[0] == cls.default_explain_method, name
         assert {"ablation", "shapley"} <= set(methods), name
@@ -83,7 +83,7 @@ def test_default_explanation_blames_the_shifted_column(name, correlated):
 
 
 def _params(name: str) -> dict:
-    return deepad.DETECTORS[name]().get_params()
+    return deepad.TABLE_DETECTORS[name]().get_params()
 
 
 @pytest.mark.parametrize("name", DETECTOR_NAMES)

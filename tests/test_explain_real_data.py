@@ -45,7 +45,7 @@ def test_autoencoder_finds_the_shifted_columns(cardio, autoencoder, method):
 @pytest.mark.parametrize("name", ["KNN", "ECOD", "PCA"])
 def test_classical_detectors_find_the_shifted_columns(cardio, name):
     train, rows = cardio
-    det = deepad.DETECTORS[name]().fit(train)
+    det = deepad.TABLE_DETECTORS[name]().fit(train)
     records = injected_hit_rates(det, train, rows, [det.default_explain_method])
     rates = {r["corrupted"]: r["hit_rate"] for r in records}
     assert min(rates.values()) >= 0.6, rates  # docs/benchmarks.md has the per-dataset table
@@ -125,8 +125,10 @@ def test_explaining_costs_a_bounded_number_of_model_evaluations(cardio, name, bu
     20x) depends on how well a model batches and is measured by
     benchmarks/explain_injected.py (docs/benchmarks.md)."""
     train, rows = cardio
-    params = {"random_state": 0} if "random_state" in deepad.DETECTORS[name]().get_params() else {}
-    det = deepad.DETECTORS[name](**params).fit(train)
+    params = (
+        {"random_state": 0} if "random_state" in deepad.TABLE_DETECTORS[name]().get_params() else {}
+    )
+    det = deepad.TABLE_DETECTORS[name](**params).fit(train)
     counter = _RowCounter(det)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -35,10 +35,10 @@ def cardio_split():
 
 # detectors that cannot fit without labelled anomalies have their real-data test in
 # test_semisupervised.py (the labelled setting) instead of this one-class check
-@pytest.mark.parametrize("name", sorted(set(deepad.DETECTORS) - NEEDS_LABELLED_ANOMALIES))
+@pytest.mark.parametrize("name", sorted(set(deepad.TABLE_DETECTORS) - NEEDS_LABELLED_ANOMALIES))
 def test_default_detector_separates_cardio_anomalies(name, cardio_split):
     X_normal, X_test, y_test = cardio_split
-    cls = deepad.DETECTORS[name]
+    cls = deepad.TABLE_DETECTORS[name]
     params = {"random_state": 0} if "random_state" in cls().get_params() else {}
     # model quality on every training row, as the ADBench leaderboard measures it; the
     # default calibration hold-out is covered by test_calibration_real_data.py

@@ -15,10 +15,14 @@ from deepad.models.ecod import ECOD
 from deepad.models.goad import GOAD
 from deepad.models.iforest import IsolationForest
 from deepad.models.knn import KNN
+from deepad.models.lstm_autoencoder import LSTMAutoEncoder
 from deepad.models.lstm_forecaster import LSTMForecaster
 from deepad.models.matrix_profile import MatrixProfile
 from deepad.models.pca import PCA
 from deepad.models.rolling_zscore import RollingZScore
+from deepad.models.series_transformer import SeriesTransformer
+from deepad.models.tcn import TCN
+from deepad.models.usad import USAD
 from deepad.models.vae import VAE
 
 #: the table detectors by class name (the tabular benchmark and ``Auto`` choose from these)
@@ -44,7 +48,16 @@ TABLE_DETECTORS: dict[str, type[BaseDetector]] = {
 
 #: the time-series detectors by class name (one score per time step, streaming API)
 SERIES_DETECTORS: dict[str, type[BaseDetector]] = {
-    cls.__name__: cls for cls in (RollingZScore, MatrixProfile, LSTMForecaster)
+    cls.__name__: cls
+    for cls in (
+        RollingZScore,
+        MatrixProfile,
+        LSTMForecaster,
+        LSTMAutoEncoder,
+        SeriesTransformer,
+        TCN,
+        USAD,
+    )
 }
 
 #: every detector by class name; bundles may only name classes listed here
@@ -63,15 +76,15 @@ __all__ = [
     "AEGMM",
     "ALAD",
     "DETECTORS",
-    "SERIES_DETECTORS",
-    "TABLE_DETECTORS",
     "DTE",
     "ECOD",
     "GOAD",
     "KNN",
-    "LSTMForecaster",
-    "MatrixProfile",
     "PCA",
+    "SERIES_DETECTORS",
+    "TABLE_DETECTORS",
+    "TCN",
+    "USAD",
     "VAE",
     "Auto",
     "AutoEncoder",
@@ -79,6 +92,10 @@ __all__ = [
     "DeepSVDD",
     "DevNet",
     "IsolationForest",
+    "LSTMAutoEncoder",
+    "LSTMForecaster",
+    "MatrixProfile",
     "RollingZScore",
+    "SeriesTransformer",
     "get_detector_class",
 ]

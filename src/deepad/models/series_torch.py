@@ -162,9 +162,8 @@ class TorchSeriesDetector(SeriesDetector):
                     stop = min(start + chunk, n_steps)
                     block = padded[start : stop + length - 1]
                     view = np.lib.stride_tricks.sliding_window_view(block, length, axis=0)
-                    windows = torch.as_tensor(
-                        np.ascontiguousarray(view.transpose(0, 2, 1)), dtype=torch.float32
-                    ).to(device)
+                    windows = torch.tensor(view.transpose(0, 2, 1), dtype=torch.float32)
+                    windows = windows.to(device)
                     error, guess = self._last_step(module, windows)
                     errors[start:stop] = error.double().cpu().numpy()
                     expected[start:stop] = guess.double().cpu().numpy()
