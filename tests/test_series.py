@@ -187,3 +187,17 @@ def test_series_detectors_are_registered_apart_from_table_ones():
     assert {"RollingZScore", "MatrixProfile", "LSTMForecaster"} <= set(SERIES_DETECTORS)
     assert not set(SERIES_DETECTORS) & set(TABLE_DETECTORS)
     assert all(cls.modality == "series" for cls in SERIES_DETECTORS.values())
+
+
+def test_novel_peaks_keeps_one_alarm_per_sustained_anomaly():
+    from deepad.calibrate import novel_peaks
+
+    scores = np.array([0.1, 0.2, 0.9, 0.95, 0.9, 0.3, 0.2, 0.1, 0.96])
+    assert novel_peaks(scores, 3).tolist() == [0.1, 0.2, 0.9, 0.95, 0, 0, 0, 0, 0.96]
+    assert novel_peaks(scores, 100)[8] == 0.96  # beats everything before it
+    # causal: the output up to t ignores what comes after t
+    assert np.array_equal(novel_peaks(scores[:5], 3), novel_peaks(scores, 3)[:5])
+    with pytest.raises(ValueError, match="horizon"):
+        novel_peaks(scores, 0)
+    with pytest.raises(ValueError, match="NaN"):
+        novel_peaks(np.array([0.1, np.nan]), 2)

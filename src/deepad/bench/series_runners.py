@@ -11,7 +11,8 @@ Protocols (``../shared/data/README.md``):
 * **NAB** (:func:`run_nab`): per file the first ``nab_probation_length(n)`` steps (15%)
   are the training part, ``fit`` on them, ``process`` the rest as their continuation.
   :func:`nab_unit_scores` turns the raw scores into NAB's [0, 1] anomaly score
-  (1 - conformal p-value; probation steps 0). Detections are ``score >= threshold``
+  (``r / (r + q99 of the calibration scores)``, then ``novel_peaks``: one alarm per
+  sustained anomaly; probation steps 0). Detections are ``score >= threshold``
   with one threshold per profile for the whole corpus, chosen by sweeping every distinct
   score (:func:`optimize_nab_threshold`, NAB's optimiser), then scored with
   :func:`deepad.metrics.nab_scores`. The peer ``ref.zscore`` is the trivial baseline of
@@ -483,7 +484,9 @@ def run_nab(
     notes = [
         "NAB: per file, the first 15% of steps (NAB's probationary period, at most 750) "
         "train the detector; the rest is scored as its continuation (`process`); "
-        "anomaly_score = 1 - conformal p-value (`nab_unit_scores`), 0 in probation. "
+        "anomaly_score = r / (r + 99th percentile of the calibration scores), kept only "
+        f"where it beats the previous {NAB_ALARM_HORIZON} steps (`novel_peaks`: one alarm "
+        "per sustained anomaly), 0 in probation (`nab_unit_scores`). "
         "One threshold per profile for the whole corpus, optimised over every distinct "
         "score (NAB's optimiser); scores from `deepad.metrics.nab_scores`.",
         "ref.zscore: the trivial z-score baseline of nab/README.md (reference on these 41 "
