@@ -300,3 +300,64 @@ def test_explain_option_errors(transactions: Path, tmp_path: Path, capsys, args,
     capsys.readouterr()
     assert main(["explain", str(bundle), str(transactions), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_series_fit_and_score_with_a_time_column(tmp_path: Path, capsys) -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(900)
+    frame = pd.DataFrame(
+        {
+            "ts": pd.date_range("2026-01-01", periods=900, freq="min").astype(str),
+            "host": "web-1",  # text: neither a channel nor the time
+            "cpu": np.sin(t / 9) + 0.05 * rng.normal(size=900),
+            "mem": np.cos(t / 5) + 0.05 * rng.normal(size=900),
+        }
+    )
+    frame.iloc[:600].to_csv(tmp_path / "train.csv", index=False)
+    new = frame.iloc[600:].copy()
+    new.loc[new.index[200], "cpu"] += 5.0
+    new.to_csv(tmp_path / "new.csv", index=False)
+    bundle = tmp_path / "cpu-model"
+    code = main(
+        [
+            "fit",
+            str(tmp_path / "train.csv"),
+            "--model",
+            "RollingZScore",
+            "--time-column",
+            "ts",
+            "--exclude",
+            "host",
+            "--out",
+            str(bundle),
+        ]
+    )
+    assert code == 0
+    assert "600 steps x 2 channels" in capsys.readouterr().out
+    for extra in ([], ["--continue"]):
+        out = tmp_path / f"scores{len(extra)}.csv"
+        assert (
+            main(["score", str(bundle), str(tmp_path / "new.csv"), "--out", str(out), *extra]) == 0
+        )
+        scores = pd.read_csv(out)
+        assert list(scores.columns) == ["host", "ts", "score", "p_value", "label"]
+        assert scores["score"].idxmax() == 200 and scores["label"].iloc[200] == 1
+    fresh, continued = pd.read_csv(tmp_path / "scores0.csv"), pd.read_csv(tmp_path / "scores1.csv")
+    assert fresh["score"].iloc[0] == 0.0  # no history: warm-up
+    assert continued["score"].iloc[0] > 0.0  # continues from the training series
+    assert (
+        main(
+            [
+                "fit",
+                str(tmp_path / "train.csv"),
+                "--model",
+                "PCA",
+                "--time-column",
+                "ts",
+                "--out",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )
+    assert "--time-column is for series detectors" in capsys.readouterr().err

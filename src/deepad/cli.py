@@ -189,9 +189,18 @@ def cmd_fit(args: argparse.Namespace) -> None:
     if args.confidence is not None and args.fpr is None:
         raise UsageError("--confidence goes with --fpr")
     detector = cls(**params)
+    calibration_size = _read_calibration_size(args.calibration_size)
     start = time.perf_counter()
     # unsupervised detectors train on every row but leave rows labelled 1 out of calibration
-    detector.fit(features, labels, calibration_size=_read_calibration_size(args.calibration_size))
+    if cls.modality == "series":
+        _require_columns(frame, [args.time_column] if args.time_column else [], "--time-column")
+        detector.fit(
+            features, labels, time_column=args.time_column, calibration_size=calibration_size
+        )
+    elif args.time_column:
+        raise UsageError(f"--time-column is for series detectors; {cls.__name__} scores rows")
+    else:
+        detector.fit(features, labels, calibration_size=calibration_size)
     seconds = time.perf_counter() - start
     if args.fpr is not None:
         detector.set_threshold(fpr=args.fpr, confidence=args.confidence)
@@ -208,13 +217,15 @@ def cmd_fit(args: argparse.Namespace) -> None:
         args.out,
         source=str(Path(args.data).resolve()),
         label_column=args.label_column,
-        id_columns=list(args.exclude),
+        id_columns=list(args.exclude) + ([args.time_column] if args.time_column else []),
         fit_seconds=round(seconds, 3),
     )
     calibrator = detector.calibrator_
+    unit = "steps" if cls.modality == "series" else "rows"
     print(
-        f"fitted {cls.__name__} on {len(features)} rows x {features.shape[1]} columns "
-        f"in {seconds:.1f}s; p-values from {calibrator.n_calibration} rows held out of training"
+        f"fitted {cls.__name__} on {len(features)} {unit} x {detector.n_features_in_} "
+        f"{'channels' if unit == 'steps' else 'columns'} in {seconds:.1f}s; p-values from "
+        f"{calibrator.n_calibration} {unit} held out of training"
     )
     print(f"threshold {detector.threshold_:.6g}: {calibrator.describe()}")
     for name, value in getattr(detector, "metrics_", {}).items():
@@ -243,7 +254,12 @@ def cmd_score(args: argparse.Namespace) -> None:
         _score_exported(args)
         return
     detector, lineage, frame = _load_inputs(args)
-    scores = detector.decision_function(frame)
+    if args.continue_stream and detector.modality != "series":
+        raise UsageError("--continue is for series bundles; this bundle scores table rows")
+    if args.continue_stream:  # the file follows the training series (or the saved stream)
+        scores = detector.process(frame, learn=False)
+    else:
+        scores = detector.decision_function(frame)
     calibrator = detector.calibrator_
     decisions = _decisions(calibrator, scores, fpr=args.fpr, fdr=args.fdr)
     result = _with_ids(frame, args.id_column, lineage, decisions)
@@ -709,6 +725,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --fpr: a stricter threshold whose false-positive rate is <= ALPHA for a "
         "share C of calibration draws (e.g. 0.9), not only on average",
     )
+    fit.add_argument(
+        "--time-column",
+        metavar="COLUMN",
+        help="series detectors: the timestamp column (rows are put in time order; the other "
+        "numeric columns are the channels)",
+    )
     fit.set_defaults(func=cmd_fit)
 
     score = commands.add_parser("score", help="score a table with a saved bundle")
@@ -723,6 +745,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_id_option(score)
     _add_threshold_options(score, "for this file, instead of the bundle's rule:")
+    score.add_argument(
+        "--continue",
+        dest="continue_stream",
+        action="store_true",
+        help="series bundles: score the file as the continuation of the training series "
+        "(full history from its first step) instead of on its own",
+    )
     score.set_defaults(func=cmd_score)
 
     export = commands.add_parser(

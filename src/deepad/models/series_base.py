@@ -252,18 +252,22 @@ class SeriesDetector(BaseDetector):
     def _series(self, X: Any) -> Series:
         """``X`` as a series with this detector's channels, in the training order."""
         time_column = self.time_column_
-        if isinstance(X, pd.DataFrame) and time_column is not None and time_column not in X:
-            time_column = None  # a frame with a DatetimeIndex instead
-        series = as_series(X, time_column=time_column)
-        if series.columns == self.channels_:
-            return series
         if isinstance(X, pd.DataFrame):
-            missing = [c for c in self.channels_ if c not in series.columns]
+            X = X.set_axis([str(c) for c in X.columns], axis=1)
+            if time_column is not None and time_column not in X:
+                time_column = None  # a frame with a DatetimeIndex instead
+            missing = [c for c in self.channels_ if c not in X.columns]
             if missing:
                 raise ValueError(
                     f"X lacks the channel(s) {missing} this detector was trained on "
                     f"({self.channels_})"
                 )
+            keep = [time_column] if time_column is not None else []
+            X = X[keep + list(self.channels_)]  # ids and other columns are not channels
+        series = as_series(X, time_column=time_column)
+        if series.columns == self.channels_:
+            return series
+        if isinstance(X, pd.DataFrame):
             keep = [series.columns.index(c) for c in self.channels_]
             return Series(
                 series.values[:, keep],
