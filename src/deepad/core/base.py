@@ -114,15 +114,7 @@ class BaseDetector(BaseEstimator):
         if known_anomalies is not None:
             calibration_rows = calibration_rows[~known_anomalies[calibration_rows]]
         self.calibration_rows_ = calibration_rows
-        self.calibrator_ = Calibrator(scores[calibration_rows])
-        if len(calibration_rows):
-            self.calibrator_.set_rule("fpr", float(self.contamination))
-            self._warn_if_unreachable()
-        else:
-            self.calibrator_.set_rule(
-                "contamination", float(self.contamination), training_scores=scores
-            )
-        self.threshold_ = self.calibrator_.threshold
+        self._start_calibration(scores[calibration_rows], scores)
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
@@ -289,6 +281,21 @@ class BaseDetector(BaseEstimator):
         raise NotImplementedError
 
     # ------------------------------------------------------------- helpers
+    def _start_calibration(
+        self, calibration_scores: np.ndarray, training_scores: np.ndarray
+    ) -> None:
+        """The fitted calibrator: p-value <= contamination on the held-out scores, or PyOD's
+        in-sample quantile of the training scores when nothing was held out."""
+        self.calibrator_ = Calibrator(calibration_scores)
+        if len(calibration_scores):
+            self.calibrator_.set_rule("fpr", float(self.contamination))
+            self._warn_if_unreachable()
+        else:
+            self.calibrator_.set_rule(
+                "contamination", float(self.contamination), training_scores=training_scores
+            )
+        self.threshold_ = self.calibrator_.threshold
+
     def _schema_state(self) -> dict[str, Any]:
         """The input schema and preprocessing state, as JSON, for the bundle manifest."""
         return self.preprocessor_.to_dict()

@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import NotFittedError
 
-from deepad.calibrate.calibrator import Calibrator
 from deepad.core.base import BaseDetector, _check_labels
 from deepad.io.series import Series, as_series
 from deepad.preprocess.series import SeriesScaler, fill_forward
@@ -99,15 +98,7 @@ class SeriesDetector(BaseDetector):
             labels = series.to_time_order(_check_labels(y, n_steps))
             held_out = held_out[labels[held_out] != 1]
         self.calibration_rows_ = np.sort(series.order[held_out])
-        self.calibrator_ = Calibrator(scores[held_out])
-        if len(held_out):
-            self.calibrator_.set_rule("fpr", float(self.contamination))
-            self._warn_if_unreachable()
-        else:
-            self.calibrator_.set_rule(
-                "contamination", float(self.contamination), training_scores=scores
-            )
-        self.threshold_ = self.calibrator_.threshold
+        self._start_calibration(scores[held_out], scores)
         self._start_stream(self.scaler_.inverse(scaled))
         return self
 
@@ -262,7 +253,15 @@ class SeriesDetector(BaseDetector):
                     f"X lacks the channel(s) {missing} this detector was trained on "
                     f"({self.channels_})"
                 )
-            keep = [time_column] if time_column is not None else []
+            keep = (
+                [time_column]
+                if time_column is not None
+                else [
+                    c
+                    for c in X.columns
+                    if c not in self.channels_ and pd.api.types.is_datetime64_any_dtype(X[c])
+                ]
+            )  # as_series finds the time column among these (or refuses several)
             X = X[keep + list(self.channels_)]  # ids and other columns are not channels
         series = as_series(X, time_column=time_column)
         if series.columns == self.channels_:

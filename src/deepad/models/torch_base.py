@@ -26,6 +26,7 @@ from deepad.nn.training import (
     resolve_device,
     seeded,
 )
+from deepad.nn.weights import load_module_arrays, module_arrays
 
 
 def auto_widths(n_features: int) -> tuple[list[int], int]:
@@ -196,22 +197,12 @@ class TorchDetector(BaseDetector):
 
     # --------------------------------------------------------- persistence
     def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        arrays = {
-            f"net.{name}": tensor.detach().cpu().numpy()
-            for name, tensor in self.module_.state_dict().items()
-        }
-        return {"architecture": self.architecture_}, arrays
+        return {"architecture": self.architecture_}, module_arrays(self.module_)
 
     def _import_model(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.architecture_ = meta["architecture"]
         module = self._build_module(self.architecture_)
-        state = {
-            name.removeprefix("net."): torch.from_numpy(np.array(value))
-            for name, value in arrays.items()
-            if name.startswith("net.")
-        }
-        module.load_state_dict(state)
-        self.module_ = module.eval()
+        self.module_ = load_module_arrays(module, arrays).eval()
 
 
 class _ScoreModule(nn.Module):
