@@ -90,8 +90,25 @@ def test_stream_equals_batch_and_survives_a_bundle(make, tmp_path):
 def test_injected_spike_is_the_top_step():
     x = _series(1500)
     x[1300, 1] += 3.0
-    for det in (RollingZScore().fit(x[:1000]), _lstm().fit(x[:1000])):
+    for det in (RollingZScore().fit(x[:1000]), _lstm().fit(x[:1000]).set_params(smoothing=1)):
         assert int(np.argmax(det.process(x[1000:]))) + 1000 == 1300
+
+
+def test_smoothing_averages_the_last_steps_and_streams_the_same(tmp_path):
+    from deepad.models.series_base import trailing_mean
+
+    assert trailing_mean(np.array([1.0, 3.0, 5.0, 7.0]), 2).tolist() == [1.0, 2.0, 4.0, 6.0]
+    x = _series(1200)
+    det = _lstm().fit(x[:800])
+    raw = det.set_params(smoothing=1).decision_function(x)
+    smooth = det.set_params(smoothing=10).decision_function(x)
+    assert np.allclose(smooth, trailing_mean(raw, 10))
+    one = [(det.score_one(v), det.learn_one(v))[0] for v in x[800:850]]
+    assert np.allclose(one, smooth[800:850], atol=1e-9)
+    explanation = det.explain(x[900:])
+    assert np.allclose(explanation.contributions.sum(axis=1), explanation.scores)
+    with pytest.raises(ValueError, match="smoothing"):
+        LSTMForecaster(smoothing=0).fit(x)
 
 
 def test_calibration_holds_out_the_last_steps():

@@ -22,6 +22,11 @@ What the base does once for every series detector:
   ``score_one(x)`` / ``learn_one(x)`` (river's style) continue where training ended;
   the context is saved in the bundle and resumes after ``deepad.load``.
 
+Detectors with a ``smoothing`` param (the deep ones, default 10) score a step by the mean
+of the raw scores of the last ``smoothing`` steps (fewer during warm-up): still causal, and
+range anomalies stand out from single-step noise. Explanations are smoothed alike, so
+they still add up to the score.
+
 Subclasses implement ``_fit_steps(Z)``, ``_score_steps(Z)`` (causal per-step scores of
 the scaled, filled values; steps before a full window see the first row repeated),
 ``_context_length()`` (how many past steps a score needs), ``_step_contributions(Z)``
@@ -91,7 +96,7 @@ class SeriesDetector(BaseDetector):
         self.typical_ = _typical_ranges(series.values[:n_fit])
         scaled = self.scaler_.transform(series.values)
         self._fit_steps(scaled[:n_fit])
-        scores = np.asarray(self._score_steps(scaled), dtype=np.float64)
+        scores = self._scores(scaled)
         self.decision_scores_ = series.to_input_order(scores)
         held_out = np.arange(n_fit, n_steps)
         if y is not None:
@@ -112,7 +117,7 @@ class SeriesDetector(BaseDetector):
         self._check_fitted()
         series = self._series(X)
         scaled = self.scaler_.transform(series.values)
-        return series.to_input_order(np.asarray(self._score_steps(scaled), dtype=np.float64))
+        return series.to_input_order(self._scores(scaled))
 
     def calibrate(self, X: Any, y: Any = None) -> Any:
         """Replace the calibration scores with those of the series ``X`` (scored fresh)."""
@@ -178,7 +183,8 @@ class SeriesDetector(BaseDetector):
         series = self._series(X)
         scaled = self.scaler_.transform(series.values)
         contributions, expected = self._step_contributions(scaled)
-        scores = np.asarray(self._score_steps(scaled), dtype=np.float64)
+        contributions = trailing_mean(contributions, self._smoothing())
+        scores = self._scores(scaled)
         index = pd.RangeIndex(len(series.values))
 
         def frame(block: np.ndarray) -> pd.DataFrame:
@@ -222,6 +228,18 @@ class SeriesDetector(BaseDetector):
         """Restore the learned state written by ``_export_series``."""
 
     # ----------------------------------------------------------- internals
+    def _smoothing(self) -> int:
+        return int(getattr(self, "smoothing", 1) or 1)
+
+    def _history_length(self) -> int:
+        """Past steps a (smoothed) score of step t depends on: the stream keeps these."""
+        return self._context_length() + self._smoothing() - 1
+
+    def _scores(self, scaled: np.ndarray) -> np.ndarray:
+        """The causal score of every step: raw step scores, smoothed when asked."""
+        raw = np.asarray(self._score_steps(scaled), dtype=np.float64)
+        return trailing_mean(raw, self._smoothing())
+
     def _calibration_steps(self, n_steps: int, size: int | float | str) -> int:
         wrong = f"calibration_size must be 'auto', a fraction or a count, got {size!r}"
         if isinstance(size, str):
@@ -309,7 +327,7 @@ class SeriesDetector(BaseDetector):
         self.stream_seen_ = 0
 
     def _kept_steps(self) -> int:
-        keep = self._context_length()
+        keep = self._history_length()
         if self.supports_adaptation and getattr(self, "adapt_every", None):
             keep += int(self.adapt_every)
         return keep
@@ -325,10 +343,10 @@ class SeriesDetector(BaseDetector):
     def _score_continuation(self, raw: np.ndarray) -> np.ndarray:
         """Causal scores of the raw steps ``raw`` following the stream context."""
         context = self.stream_context_
-        context = context[max(len(context) - self._context_length(), 0) :]
+        context = context[max(len(context) - self._history_length(), 0) :]
         joined = np.concatenate([context, self._filled(raw)])
         scaled = (joined - self.scaler_.centre) / self.scaler_.scale
-        return np.asarray(self._score_steps(scaled), dtype=np.float64)[len(context) :]
+        return self._scores(scaled)[len(context) :]
 
     def _append(self, raw: np.ndarray) -> None:
         filled = self._filled(raw)
@@ -412,6 +430,20 @@ def _typical_ranges(values: np.ndarray) -> list[str]:
         a, b = f"{low:.4g}", f"{high:.4g}"
         out.append(a if a == b else f"{a} to {b}" if low < 0 else f"{a}-{b}")
     return out
+
+
+def trailing_mean(values: np.ndarray, steps: int) -> np.ndarray:
+    """Mean of each step's value and the ``steps - 1`` before it (fewer at the start), along
+    the first axis; every output is computed from its own window, so pieces of a stream
+    give the same numbers as the whole."""
+    values = np.asarray(values, dtype=np.float64)
+    if steps <= 1 or not len(values):
+        return values
+    padded = np.concatenate([np.full((steps - 1, *values.shape[1:]), np.nan), values])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, steps, axis=0)
+    counts = np.minimum(np.arange(1, len(values) + 1), steps)
+    total = np.nansum(windows, axis=-1)
+    return total / counts.reshape(-1, *([1] * (values.ndim - 1)))
 
 
 def check_window(value: Any, name: str = "window", minimum: int = 2) -> int:

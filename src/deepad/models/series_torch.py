@@ -9,10 +9,11 @@ is causal and the per-channel errors divide it exactly (the ``residual`` explana
 
 Training windows are all full windows of the training part (stride 1), drawn down to
 ``max_windows`` at random; training is the shared loop (``deepad.nn.training``) with
-early stopping on held-out windows. With ``adapt_every=N`` the network takes a short
-fine-tuning pass on the latest steps after every N streamed steps (``learn_one`` /
-``process``): an option for slow drift, off by default, because adapting also teaches
-the model a persistent anomaly.
+early stopping on held-out windows. ``smoothing`` (default 10) scores a step by the mean of
+the last that many steps' errors (see ``SeriesDetector``). With ``adapt_every=N`` the
+network takes a short fine-tuning pass on the latest steps after every N streamed steps
+(``learn_one`` / ``process``): an option for slow drift, off by default, because adapting
+also teaches the model a persistent anomaly.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class TorchSeriesDetector(SeriesDetector):
     def _check_params(self) -> None:
         super()._check_params()
         check_window(self.window)
+        check_window(self.smoothing, "smoothing", minimum=1)
         check_adapt_every(self.adapt_every)
         for name in ("epochs", "batch_size", "max_windows"):
             value = getattr(self, name)

@@ -32,6 +32,7 @@ class LSTMAutoEncoder(TorchSeriesDetector):
     def __init__(
         self,
         window: int = 50,
+        smoothing: int = 10,
         hidden_size: int | None = None,
         latent_size: int | None = None,
         num_layers: int = 1,
@@ -50,6 +51,7 @@ class LSTMAutoEncoder(TorchSeriesDetector):
         random_state: int | None = None,
     ) -> None:
         self.window = window
+        self.smoothing = smoothing
         self.hidden_size = hidden_size
         self.latent_size = latent_size
         self.num_layers = num_layers

@@ -25,6 +25,7 @@ class LSTMForecaster(TorchSeriesDetector):
     def __init__(
         self,
         window: int = 32,
+        smoothing: int = 10,
         hidden_size: int | None = None,
         num_layers: int = 2,
         dropout: float = 0.1,
@@ -42,6 +43,7 @@ class LSTMForecaster(TorchSeriesDetector):
         random_state: int | None = None,
     ) -> None:
         self.window = window
+        self.smoothing = smoothing
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = dropout

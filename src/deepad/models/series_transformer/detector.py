@@ -37,6 +37,7 @@ class SeriesTransformer(TorchSeriesDetector):
     def __init__(
         self,
         window: int = 50,
+        smoothing: int = 10,
         d_model: int | None = None,
         num_layers: int = 2,
         num_heads: int = 4,
@@ -55,6 +56,7 @@ class SeriesTransformer(TorchSeriesDetector):
         random_state: int | None = None,
     ) -> None:
         self.window = window
+        self.smoothing = smoothing
         self.d_model = d_model
         self.num_layers = num_layers
         self.num_heads = num_heads

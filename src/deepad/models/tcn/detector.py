@@ -43,6 +43,7 @@ class TCN(TorchSeriesDetector):
     def __init__(
         self,
         dilations: list[int] | None = None,
+        smoothing: int = 10,
         kernel_size: int = 3,
         hidden_size: int | None = None,
         dropout: float = 0.1,
@@ -60,6 +61,7 @@ class TCN(TorchSeriesDetector):
         random_state: int | None = None,
     ) -> None:
         self.dilations = dilations
+        self.smoothing = smoothing
         self.kernel_size = kernel_size
         self.hidden_size = hidden_size
         self.dropout = dropout

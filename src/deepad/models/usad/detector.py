@@ -69,6 +69,7 @@ class USAD(TorchSeriesDetector):
     def __init__(
         self,
         window: int = 10,
+        smoothing: int = 10,
         latent_size: int | None = None,
         alpha: float = 0.5,
         beta: float = 0.5,
@@ -86,6 +87,7 @@ class USAD(TorchSeriesDetector):
         random_state: int | None = None,
     ) -> None:
         self.window = window
+        self.smoothing = smoothing
         self.latent_size = latent_size
         self.alpha = alpha
         self.beta = beta
