@@ -218,3 +218,26 @@ def test_novel_peaks_keeps_one_alarm_per_sustained_anomaly():
         novel_peaks(scores, 0)
     with pytest.raises(ValueError, match="NaN"):
         novel_peaks(np.array([0.1, np.nan]), 2)
+
+
+def test_hybrid_discord_adds_jumps_to_discords_in_robust_units(tmp_path):
+    from deepad.models import HybridDiscord
+
+    t = np.arange(3000)
+    x = np.sin(2 * np.pi * t / 40) + 0.02 * np.random.default_rng(1).normal(size=3000)
+    x[2600:] += 1.5  # a jump in level
+    hybrid = HybridDiscord().fit(x[:2000])
+    assert abs(int(np.argmax(hybrid.process(x[2000:]))) + 2000 - 2600) <= 10
+    scaled = hybrid.scaler_.transform(x[:, None])
+    jumps = np.r_[0.0, np.abs(np.diff(scaled[:, 0]))]
+    discord = hybrid._distances(scaled)[:, 0]
+    expected = (discord - hybrid.discord_centre_[0]) / hybrid.discord_spread_[0] + (
+        jumps - hybrid.jump_centre_[0]
+    ) / hybrid.jump_spread_[0]
+    batch = hybrid.decision_function(x)
+    assert np.allclose(batch, expected)
+    hybrid.save(tmp_path / "h")
+    loaded = deepad.load(tmp_path / "h")
+    assert np.allclose(loaded.decision_function(x), batch)
+    explanation = loaded.explain(x[2500:2700])
+    assert np.allclose(explanation.contributions.sum(axis=1), explanation.scores)

@@ -17,7 +17,7 @@ from deepad.models.iforest import IsolationForest
 from deepad.models.knn import KNN
 from deepad.models.lstm_autoencoder import LSTMAutoEncoder
 from deepad.models.lstm_forecaster import LSTMForecaster
-from deepad.models.matrix_profile import MatrixProfile
+from deepad.models.matrix_profile import HybridDiscord, MatrixProfile
 from deepad.models.pca import PCA
 from deepad.models.rolling_zscore import RollingZScore
 from deepad.models.series_transformer import SeriesTransformer
@@ -52,6 +52,7 @@ SERIES_DETECTORS: dict[str, type[BaseDetector]] = {
     for cls in (
         RollingZScore,
         MatrixProfile,
+        HybridDiscord,
         LSTMForecaster,
         LSTMAutoEncoder,
         SeriesTransformer,
@@ -91,6 +92,7 @@ __all__ = [
     "DeepSAD",
     "DeepSVDD",
     "DevNet",
+    "HybridDiscord",
     "IsolationForest",
     "LSTMAutoEncoder",
     "LSTMForecaster",

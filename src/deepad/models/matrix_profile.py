@@ -116,3 +116,89 @@ class MatrixProfile(SeriesDetector):
     def _import_series(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.window_ = int(meta["window"])
         self.reference_ = np.asarray(arrays["reference"], dtype=np.float64)
+
+
+class HybridDiscord(MatrixProfile):
+    """Matrix-profile discords plus first-difference jumps, each in robust training units.
+
+    A discord score misses what z-normalisation hides (a jump in level, a spike inside a
+    familiar shape), and a jump score misses a strange shape made of small steps; summing
+    the two, each as ``(value - median) / MAD`` of its own distribution on training data,
+    catches both. The discord's distribution comes from the last 20% of the training steps
+    joined against the first 80% (out of sample, as new data will be); the jump's from
+    ``|x_t - x_{t-1}|`` over training. Per channel, then averaged over channels.
+    """
+
+    summary = "matrix-profile discords + first-difference jumps in robust units; shape + level"
+    native_explain_methods = ("hybrid",)
+    default_explain_method = "hybrid"
+
+    def _min_fit_steps(self) -> int:
+        return max(super()._min_fit_steps(), 60)
+
+    def _fit_steps(self, scaled: np.ndarray) -> None:
+        super()._fit_steps(scaled)
+        split = int(0.8 * len(scaled))
+        held_out, reference = scaled[split:], scaled[:split]
+        m = self.window_
+        jumps = np.abs(np.diff(scaled, axis=0))
+        self.jump_centre_, self.jump_spread_ = _robust_location(jumps)
+        if len(held_out) >= m and len(reference) >= m:
+            distances = _profile_per_channel(held_out, reference, m)
+        else:  # too short to hold out: in-sample distances (a lower, stricter centre)
+            distances = self._distances(scaled)
+        self.discord_centre_, self.discord_spread_ = _robust_location(distances)
+
+    def _parts(self, scaled: np.ndarray) -> np.ndarray:
+        discord = (self._distances(scaled) - self.discord_centre_) / self.discord_spread_
+        jumps = np.zeros_like(scaled)
+        jumps[1:] = np.abs(np.diff(scaled, axis=0))
+        jump = (jumps - self.jump_centre_) / self.jump_spread_
+        return discord + jump
+
+    def _context_length(self) -> int:
+        return max(super()._context_length(), 1)
+
+    def _score_steps(self, scaled: np.ndarray) -> np.ndarray:
+        return self._parts(scaled).mean(axis=1)
+
+    def _step_contributions(self, scaled: np.ndarray) -> tuple[np.ndarray, None]:
+        return self._parts(scaled) / scaled.shape[1], None
+
+    def _export_series(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta, arrays = super()._export_series()
+        for name in ("jump_centre_", "jump_spread_", "discord_centre_", "discord_spread_"):
+            arrays[name] = getattr(self, name)
+        return meta, arrays
+
+    def _import_series(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        super()._import_series(meta, arrays)
+        for name in ("jump_centre_", "jump_spread_", "discord_centre_", "discord_spread_"):
+            setattr(self, name, np.asarray(arrays[name], dtype=np.float64))
+
+
+def _profile_per_channel(values: np.ndarray, reference: np.ndarray, m: int) -> np.ndarray:
+    """Nearest-neighbour distance / sqrt(m) of each subsequence of ``values`` in ``reference``."""
+    stumpy = _stumpy()
+    out = []
+    for c in range(values.shape[1]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            profile = stumpy.stump(
+                np.ascontiguousarray(values[:, c]),
+                m,
+                T_B=np.ascontiguousarray(reference[:, c]),
+                ignore_trivial=False,
+            )[:, 0].astype(np.float64)
+        profile[~np.isfinite(profile)] = 0.0
+        out.append(profile / np.sqrt(m))
+    return np.stack(out, axis=1)
+
+
+def _robust_location(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column median and MAD (scaled to a normal's sigma), the MAD floored at 1e-6 of
+    the column's scale so constant parts do not divide by zero."""
+    centre = np.median(values, axis=0)
+    spread = 1.4826 * np.median(np.abs(values - centre), axis=0)
+    floor = 1e-6 * np.maximum(np.abs(values).max(axis=0), 1.0)
+    return centre, np.maximum(spread, floor)
