@@ -499,7 +499,7 @@ def _comma_list(raw: str) -> list[str]:
 
 
 def cmd_bench_series(args: argparse.Namespace) -> None:
-    from deepad.bench.series_runners import SeriesBenchConfig, run_suite
+    from deepad.bench.series_runners import SeriesBenchConfig, make_with, run_suite
 
     def flat(values: Sequence[str] | None) -> list[str] | None:
         return None if values is None else [v for raw in values for v in _comma_list(raw)]
@@ -518,9 +518,11 @@ def cmd_bench_series(args: argparse.Namespace) -> None:
         limit=args.limit,
         only=flat(args.only),
         command=shlex.join(["deepad", *getattr(args, "argv", [])]),
+        params=_parse_params(args.param),
     )
+    factory = make_with(config.params)
     try:
-        run_suite(config, echo=lambda line: print(line, flush=True))
+        run_suite(config, echo=lambda line: print(line, flush=True), factory=factory)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 
@@ -558,6 +560,14 @@ def _add_bench_series(suites: Any) -> None:
             "(default: $DEEPAD_DATA, else ../shared/data)",
         )
         parser.add_argument("--limit", type=int, metavar="N", help="only the first N files")
+        parser.add_argument(
+            "--param",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="set a parameter on every detector that has it (e.g. smoothing=1), "
+            "repeatable; the others keep their defaults; recorded in the command line",
+        )
         parser.add_argument(
             "--only",
             "--series",

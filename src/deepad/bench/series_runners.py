@@ -165,6 +165,17 @@ def make(name: str, seed: int) -> Any:
     return cls(random_state=seed) if "random_state" in cls._get_param_names() else cls()
 
 
+def make_with(params: dict[str, Any]) -> Factory:
+    """``make``, then ``params`` set on the detectors that have them (``--param``)."""
+
+    def factory(name: str, seed: int) -> Any:
+        det = make(name, seed)
+        own = {k: v for k, v in params.items() if k in det._get_param_names()}
+        return det.set_params(**own) if own else det
+
+    return factory
+
+
 def _columns(values: np.ndarray) -> np.ndarray:
     return values.reshape(-1, 1) if values.ndim == 1 else values
 
@@ -918,6 +929,8 @@ class SeriesBenchConfig:
     limit: int | None = None
     only: list[str] | None = None
     command: str = ""
+    #: parameters set on every detector that has them (``--param``); the rest keep defaults
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def default_out(suite: str) -> Path:
@@ -966,6 +979,7 @@ def run_suite(
         "limit": config.limit,
         "only": config.only,
         "command": config.command,
+        "params": config.params,
         "files": [getattr(d, "name", None) if config.suite != "ucr" else d.key for d in data],
     }
     summary = write_results(out_dir, result)
@@ -1112,8 +1126,13 @@ def summary_markdown(result: SuiteResult) -> str:
         f"Run {env['date']} on {env['platform']} ({env['cpu_count']} CPUs), "
         f"Python {env['python']}, "
         f"deepad {env['deepad']} ({env.get('deepad_git')}), torch {env['torch']}, "
-        f"scikit-learn {env['scikit-learn']}. Every detector at its defaults "
-        "(`random_state` = seed); nothing tuned per file. Data: see the README of each "
+        f"scikit-learn {env['scikit-learn']}. Every detector at its defaults"
+        + (
+            f" except {result.config['params']} (where it has the parameter)"
+            if result.config.get("params")
+            else ""
+        )
+        + " (`random_state` = seed); nothing tuned per file. Data: see the README of each "
         "folder in the data root for sources and citations.",
         "",
     ]
