@@ -139,6 +139,15 @@ def test_frame_with_time_column_scores_align_with_input_rows():
     assert det.score_one({"cpu": 0.1, "mem": 0.2}) >= 0
 
 
+def test_score_one_takes_read_only_rows_and_never_changes_them():
+    det = RollingZScore().fit(_series(300))
+    row = np.array([np.inf, 0.5])
+    row.flags.writeable = False
+    assert np.isfinite(det.score_one(row))
+    det.learn_one(row)
+    assert row[0] == np.inf
+
+
 def test_missing_values_are_filled_with_the_last_observation():
     x = _series(800)
     det = RollingZScore().fit(x[:600])

@@ -310,7 +310,7 @@ class SeriesDetector(BaseDetector):
                 raise ValueError(f"the step lacks channel(s) {missing}")
             x = [x[c] for c in self.channels_]
         try:
-            row = np.asarray(x, dtype=np.float64).reshape(1, -1)
+            row = np.array(x, dtype=np.float64).reshape(1, -1)  # a copy: never the caller's
         except (TypeError, ValueError) as exc:
             raise ValueError(f"a step must be numeric channel values, got {x!r}") from exc
         if row.shape[1] != self.n_features_in_:
