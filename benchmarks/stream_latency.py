@@ -6,7 +6,8 @@ For each series detector (defaults, random_state=0) and each of three NAB files 
 category with anomalies), fit on the probationary 15%, then time ``score_one(x)`` followed
 by ``learn_one(x)`` for the next ``--points`` steps, one point at a time, and report the
 median and the 99th percentile per point. Beside it, the same steps through ``process``
-(the causal batch path), whose scores must be identical: the script checks that too.
+(the causal batch path), whose scores must agree: the script prints the largest relative
+difference (float32 networks round differently with the batch shape: about 1e-7 to 1e-6).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def main() -> None:
     parser.add_argument("--detectors", default=",".join(SERIES_DETECTORS))
     args = parser.parse_args()
     files = load_nab("../shared/data", only=list(FILES))
-    print("| detector | file | median µs/point | p99 µs/point | process µs/point | same scores |")
+    print(
+        "| detector | file | median µs/point | p99 µs/point | process µs/point "
+        "| max rel. diff, stream vs process |"
+    )
     print("|---|---|---:|---:|---:|---|")
     for name in args.detectors.split(","):
         for file in files:
@@ -54,10 +58,11 @@ def main() -> None:
                 batch = batch_det.process(stream)
                 batch_seconds = time.perf_counter() - t0
             us = np.asarray(times) * 1e6
-            same = bool(np.allclose(scores, batch, rtol=1e-9, atol=1e-9))
+            rel = np.abs(np.asarray(scores) - batch) / np.maximum(np.abs(batch), 1e-12)
+            same = f"{rel.max():.0e}"
             print(
                 f"| {name} | {file.name} | {np.median(us):.0f} | {np.percentile(us, 99):.0f} | "
-                f"{batch_seconds / len(stream) * 1e6:.0f} | {'yes' if same else 'NO'} |"
+                f"{batch_seconds / len(stream) * 1e6:.0f} | {same} |"
             )
 
 

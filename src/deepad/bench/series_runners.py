@@ -651,7 +651,9 @@ def run_ucr(
             }
         )
     notes = [
-        "UCR: fit on [0, train_end), `process` the rest; solved when the top-scoring test "
+        "UCR: fit on [0, train_end), `process` the rest (detectors with a `position` "
+        "parameter, the discord ones, locate offline: position='centre' and "
+        "`decision_function` of the whole series); solved when the top-scoring test "
         f"step lies in [anom_start - {UCR_TOLERANCE}, anom_end + {UCR_TOLERANCE}] (0-based: "
         "the source's 1-based positions minus 1).",
         "ref.discord: stumpy AB-join of the test part against the training prefix, m = "

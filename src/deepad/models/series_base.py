@@ -4,7 +4,7 @@
 columns, or an array (steps x channels); ``decision_function(X)`` returns one score per
 input row, aligned with the rows as given. Every score is **causal**: the score of step t
 uses only steps up to t, so the batch scores, the streaming scores of ``score_one`` and
-those of ``process`` are the same numbers.
+those of ``process`` are the same numbers (to float32 rounding for float32 networks).
 
 What the base does once for every series detector:
 
