@@ -76,24 +76,13 @@ class MatrixProfile(SeriesDetector):
 
     def _distances(self, scaled: np.ndarray) -> np.ndarray:
         """Per-step, per-channel nearest-neighbour distances (0 where no subsequence lands)."""
-        stumpy = _stumpy()
         m = self.window_
-        n_steps, n_channels = scaled.shape
-        out = np.zeros((n_steps, n_channels))
-        if n_steps < m:
+        out = np.zeros(scaled.shape)
+        if len(scaled) < m:
             return out
+        profile = _profile_per_channel(scaled, self.reference_, m)
         offset = m - 1 if self.position == "end" else m // 2
-        for c in range(n_channels):
-            with warnings.catch_warnings():  # scoring the training series itself is a self-join
-                warnings.simplefilter("ignore", UserWarning)
-                profile = stumpy.stump(
-                    np.ascontiguousarray(scaled[:, c]),
-                    m,
-                    T_B=self.reference_[:, c],
-                    ignore_trivial=False,
-                )[:, 0].astype(np.float64)
-            profile[~np.isfinite(profile)] = 0.0
-            out[offset : offset + len(profile), c] = profile / np.sqrt(m)
+        out[offset : offset + len(profile)] = profile
         return out
 
     def _score_steps(self, scaled: np.ndarray) -> np.ndarray:

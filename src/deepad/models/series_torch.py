@@ -27,6 +27,7 @@ from torch import nn
 from deepad.models.series_base import SeriesDetector, check_adapt_every, check_window
 from deepad.nn.training import (
     TrainingConfig,
+    check_training_params,
     fit_module,
     resolve_device,
     seeded,
@@ -75,18 +76,7 @@ class TorchSeriesDetector(SeriesDetector):
         check_window(self.window)
         check_window(self.smoothing, "smoothing", minimum=1)
         check_adapt_every(self.adapt_every)
-        for name in ("epochs", "batch_size", "max_windows"):
-            value = getattr(self, name)
-            if value is not None and (
-                not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1
-            ):
-                raise ValueError(f"{name} must be a positive int or None (auto), got {value!r}")
-        if not 0.0 <= self.validation_fraction < 0.5:
-            raise ValueError(
-                f"validation_fraction must be in [0, 0.5), got {self.validation_fraction!r}"
-            )
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        check_training_params(self, ("epochs", "batch_size", "max_windows"))
 
     def _context_length(self) -> int:
         return self._input_length() - 1

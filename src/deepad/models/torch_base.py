@@ -21,6 +21,7 @@ from torch import nn
 from deepad.core.base import BaseDetector
 from deepad.nn.training import (
     TrainingConfig,
+    check_training_params,
     fit_module,
     predict_batched,
     resolve_device,
@@ -67,18 +68,7 @@ class TorchDetector(BaseDetector):
 
     def _check_params(self) -> None:
         super()._check_params()
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if value is not None and (
-                not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1
-            ):
-                raise ValueError(f"{name} must be a positive int or None (auto), got {value!r}")
-        if not 0.0 <= self.validation_fraction < 0.5:
-            raise ValueError(
-                f"validation_fraction must be in [0, 0.5), got {self.validation_fraction!r}"
-            )
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        check_training_params(self)
 
     # ---------------------------------------------------------- subclass API
     def _architecture(self, n_features: int) -> dict[str, Any]:

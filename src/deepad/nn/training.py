@@ -80,6 +80,25 @@ class TrainingHistory:
     epochs_run: int = 0
 
 
+def check_training_params(
+    detector: object, counts: tuple[str, ...] = ("epochs", "batch_size")
+) -> None:
+    """ValueError naming the first bad training param of a detector: ``counts`` must be
+    positive ints or None (auto), ``validation_fraction`` in [0, 0.5), ``learning_rate`` > 0."""
+    for name in counts:
+        value = getattr(detector, name)
+        if value is not None and (
+            not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1
+        ):
+            raise ValueError(f"{name} must be a positive int or None (auto), got {value!r}")
+    fraction = detector.validation_fraction
+    if not 0.0 <= fraction < 0.5:
+        raise ValueError(f"validation_fraction must be in [0, 0.5), got {fraction!r}")
+    rate = detector.learning_rate
+    if not rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {rate!r}")
+
+
 def resolve_device(device: str) -> torch.device:
     """Map "auto" to CUDA when present, and reject devices this machine does not have."""
     if device == "auto":
