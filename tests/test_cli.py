@@ -96,8 +96,10 @@ def test_models_lists_every_detector(capsys) -> None:
     import deepad
 
     assert main(["models"]) == 0
-    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert listed == list(deepad.DETECTORS)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(deepad.DETECTORS)
+    kinds = {line.split()[0]: line.split()[1] for line in lines}
+    assert kinds["LSTMForecaster"] == "series" and kinds["AutoEncoder"] == "table"
 
 
 @pytest.mark.parametrize(

@@ -454,7 +454,7 @@ def cmd_models(args: argparse.Namespace) -> None:
 
     width = max(len(name) for name in DETECTORS)
     for name, cls in DETECTORS.items():
-        print(f"{name:<{width}}  {cls.summary}")
+        print(f"{name:<{width}}  {cls.modality:<6}  {cls.summary}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
