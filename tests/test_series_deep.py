@@ -209,11 +209,11 @@ def test_tcn_window_follows_the_architecture():
 def test_tcn_convolutional_scores_equal_one_window_per_step(name, fitted, data, monkeypatch):
     x = np.concatenate(data)
     scaled = fitted.scaler_.transform(x)
-    windowed = TorchSeriesDetector._score_steps(fitted, scaled)
-    windowed_parts, windowed_expected = TorchSeriesDetector._step_contributions(fitted, scaled)
+    windowed_parts, windowed_expected = TorchSeriesDetector._channel_scores(fitted, scaled)
+    windowed = windowed_parts.mean(axis=1)
     monkeypatch.setattr(tcn_module, "_SCORE_CHUNK", 97)  # many chunks, uneven last one
-    convolved = fitted._score_steps(scaled)
-    parts, expected = fitted._step_contributions(scaled)
+    parts, expected = fitted._channel_scores(scaled)
+    convolved = parts.mean(axis=1)
     np.testing.assert_allclose(convolved, windowed, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(parts, windowed_parts, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(expected, windowed_expected, rtol=1e-9, atol=1e-12)

@@ -85,11 +85,8 @@ class MatrixProfile(SeriesDetector):
         out[offset : offset + len(profile)] = profile
         return out
 
-    def _score_steps(self, scaled: np.ndarray) -> np.ndarray:
-        return self._distances(scaled).mean(axis=1)
-
-    def _step_contributions(self, scaled: np.ndarray) -> tuple[np.ndarray, None]:
-        return self._distances(scaled) / scaled.shape[1], None
+    def _channel_scores(self, scaled: np.ndarray) -> tuple[np.ndarray, None]:
+        return self._distances(scaled), None
 
     def _score_continuation(self, raw: np.ndarray) -> np.ndarray:
         if self.position != "end":
@@ -148,11 +145,8 @@ class HybridDiscord(MatrixProfile):
     def _context_length(self) -> int:
         return max(super()._context_length(), 1)
 
-    def _score_steps(self, scaled: np.ndarray) -> np.ndarray:
-        return self._parts(scaled).mean(axis=1)
-
-    def _step_contributions(self, scaled: np.ndarray) -> tuple[np.ndarray, None]:
-        return self._parts(scaled) / scaled.shape[1], None
+    def _channel_scores(self, scaled: np.ndarray) -> tuple[np.ndarray, None]:
+        return self._parts(scaled), None
 
     def _export_series(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super()._export_series()

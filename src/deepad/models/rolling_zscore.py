@@ -72,11 +72,8 @@ class RollingZScore(SeriesDetector):
         z = np.abs(residual - mean) / std
         return np.nan_to_num(z, nan=0.0)
 
-    def _score_steps(self, scaled: np.ndarray) -> np.ndarray:
-        return self._z(scaled).mean(axis=1)
-
-    def _step_contributions(self, scaled: np.ndarray) -> tuple[np.ndarray, None]:
-        return self._z(scaled) / scaled.shape[1], None
+    def _channel_scores(self, scaled: np.ndarray) -> tuple[np.ndarray, None]:
+        return self._z(scaled), None
 
     def _export_series(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {}, {}

@@ -27,11 +27,11 @@ of the raw scores of the last ``smoothing`` steps (fewer during warm-up): still 
 range anomalies stand out from single-step noise. Explanations are smoothed alike, so
 they still add up to the score.
 
-Subclasses implement ``_fit_steps(Z)``, ``_score_steps(Z)`` (causal per-step scores of
-the scaled, filled values; steps before a full window see the first row repeated),
-``_context_length()`` (how many past steps a score needs), ``_step_contributions(Z)``
-(per-channel parts of each score, and what the model expected, or None), and the
-export/import of their learned state.
+Subclasses implement ``_fit_steps(Z)``, ``_channel_scores(Z)`` (causal per-step,
+per-channel scores of the scaled, filled values, and what the model expected there or
+None; a step's score is their mean over the channels, so they are also its explanation),
+``_context_length()`` (how many past steps a score needs), and the export/import of
+their learned state.
 """
 
 from __future__ import annotations
@@ -182,9 +182,9 @@ class SeriesDetector(BaseDetector):
             )
         series = self._series(X)
         scaled = self.scaler_.transform(series.values)
-        contributions, expected = self._step_contributions(scaled)
-        contributions = trailing_mean(contributions, self._smoothing())
-        scores = self._scores(scaled)
+        parts, expected = self._channel_scores(scaled)
+        contributions = trailing_mean(parts / parts.shape[1], self._smoothing())
+        scores = trailing_mean(parts.mean(axis=1), self._smoothing())
         index = pd.RangeIndex(len(series.values))
 
         def frame(block: np.ndarray) -> pd.DataFrame:
@@ -205,7 +205,8 @@ class SeriesDetector(BaseDetector):
     def _fit_steps(self, scaled: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _score_steps(self, scaled: np.ndarray) -> np.ndarray:
+    def _channel_scores(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(scores (steps, channels), expected (steps, channels) or None)``, causal."""
         raise NotImplementedError
 
     def _context_length(self) -> int:
@@ -214,9 +215,6 @@ class SeriesDetector(BaseDetector):
 
     def _min_fit_steps(self) -> int:
         return 2
-
-    def _step_contributions(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        raise NotImplementedError
 
     def _adapt(self, recent: np.ndarray) -> None:
         """Update the model on recent scaled steps (only with ``supports_adaptation``)."""
@@ -237,8 +235,8 @@ class SeriesDetector(BaseDetector):
 
     def _scores(self, scaled: np.ndarray) -> np.ndarray:
         """The causal score of every step: raw step scores, smoothed when asked."""
-        raw = np.asarray(self._score_steps(scaled), dtype=np.float64)
-        return trailing_mean(raw, self._smoothing())
+        parts, _ = self._channel_scores(scaled)
+        return trailing_mean(parts.mean(axis=1), self._smoothing())
 
     def _calibration_steps(self, n_steps: int, size: int | float | str) -> int:
         wrong = f"calibration_size must be 'auto', a fraction or a count, got {size!r}"

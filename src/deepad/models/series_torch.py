@@ -164,12 +164,8 @@ class TorchSeriesDetector(SeriesDetector):
             self.module_ = module.cpu()
         return errors, expected
 
-    def _score_steps(self, scaled: np.ndarray) -> np.ndarray:
-        return self._map_windows(scaled)[0].mean(axis=1)
-
-    def _step_contributions(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        errors, expected = self._map_windows(scaled)
-        return errors / scaled.shape[1], expected
+    def _channel_scores(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._map_windows(scaled)
 
     # --------------------------------------------------------- persistence
     def _export_series(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -204,9 +204,5 @@ class TCN(TorchSeriesDetector):
                 expected[start:stop] = guess.cpu().numpy()
         return errors, expected
 
-    def _score_steps(self, scaled: np.ndarray) -> np.ndarray:
-        return self._map_convolution(scaled)[0].mean(axis=1)
-
-    def _step_contributions(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        errors, expected = self._map_convolution(scaled)
-        return errors / scaled.shape[1], expected
+    def _channel_scores(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._map_convolution(scaled)
