@@ -119,10 +119,6 @@ class SeriesDetector(BaseDetector):
         scaled = self.scaler_.transform(series.values)
         return series.to_input_order(self._scores(scaled))
 
-    def calibrate(self, X: Any, y: Any = None) -> Any:
-        """Replace the calibration scores with those of the series ``X`` (scored fresh)."""
-        return super().calibrate(X, y)
-
     # ------------------------------------------------------------- streams
     def score_one(self, x: Any) -> float:
         """Score of the next step ``x`` (a number, a sequence of channel values, or a dict
@@ -280,19 +276,8 @@ class SeriesDetector(BaseDetector):
             )  # as_series finds the time column among these (or refuses several)
             X = X[keep + list(self.channels_)]  # ids and other columns are not channels
         series = as_series(X, time_column=time_column)
-        if series.columns == self.channels_:
+        if series.columns == self.channels_:  # always so for a frame, narrowed above
             return series
-        if isinstance(X, pd.DataFrame):
-            keep = [series.columns.index(c) for c in self.channels_]
-            return Series(
-                series.values[:, keep],
-                list(self.channels_),
-                series.timestamps,
-                series.order,
-                series.step,
-                series.gaps,
-                series.irregular,
-            )
         if series.values.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {series.values.shape[1]} channel(s); this detector was trained on "
@@ -324,11 +309,13 @@ class SeriesDetector(BaseDetector):
         self.stream_context_ = np.array(filled_raw[-keep:] if keep else filled_raw[:0])
         self.stream_seen_ = 0
 
+    def _adapt_every(self) -> int | None:
+        """Steps between online adaptations, or None when the detector does not adapt."""
+        every = getattr(self, "adapt_every", None) if self.supports_adaptation else None
+        return int(every) if every else None
+
     def _kept_steps(self) -> int:
-        keep = self._history_length()
-        if self.supports_adaptation and getattr(self, "adapt_every", None):
-            keep += int(self.adapt_every)
-        return keep
+        return self._history_length() + (self._adapt_every() or 0)
 
     def _filled(self, raw: np.ndarray) -> np.ndarray:
         carry = (
@@ -343,8 +330,7 @@ class SeriesDetector(BaseDetector):
         context = self.stream_context_
         context = context[max(len(context) - self._history_length(), 0) :]
         joined = np.concatenate([context, self._filled(raw)])
-        scaled = (joined - self.scaler_.centre) / self.scaler_.scale
-        return self._scores(scaled)[len(context) :]
+        return self._scores(self.scaler_.transform(joined))[len(context) :]
 
     def _append(self, raw: np.ndarray) -> None:
         filled = self._filled(raw)
@@ -352,16 +338,14 @@ class SeriesDetector(BaseDetector):
         joined = np.concatenate([self.stream_context_, filled])
         before = self.stream_seen_
         self.stream_seen_ += len(filled)
-        every = getattr(self, "adapt_every", None) if self.supports_adaptation else None
+        every = self._adapt_every()
         if every and self.stream_seen_ // every > before // every:
-            self._adapt((joined - self.scaler_.centre) / self.scaler_.scale)
+            self._adapt(self.scaler_.transform(joined))
         self.stream_context_ = joined[-keep:] if keep else joined[:0]
 
     def _adapt_chunk(self) -> int:
-        every = getattr(self, "adapt_every", None) if self.supports_adaptation else None
-        if not every:
-            return 1 << 62
-        return int(every) - self.stream_seen_ % int(every)
+        every = self._adapt_every()
+        return every - self.stream_seen_ % every if every else 1 << 62
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "threshold_"):
