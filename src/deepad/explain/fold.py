@@ -68,13 +68,18 @@ def decode(encoded: np.ndarray, preprocessor: TabularPreprocessor) -> list[np.nd
     return columns
 
 
+def describe_range(low: float, high: float) -> str:
+    """A typical range (5th to 95th percentile) in words: ``12-450``, ``-3 to 8``, ``7``."""
+    a, b = format_number(low), format_number(high)
+    return a if a == b else f"{a} to {b}" if low < 0 else f"{a}-{b}"
+
+
 def describe_typical(spec: ColumnSpec) -> str:
     """The typical training values of a column in words: ``12-450`` or ``US 62%, GB 20%``."""
     if spec.kind == "numeric":
         if spec.low is None or spec.high is None:  # bundles written before ranges were kept
             return f"around {format_number(spec.median)}"
-        low, high = format_number(spec.low), format_number(spec.high)
-        return low if low == high else f"{low} to {high}" if spec.low < 0 else f"{low}-{high}"
+        return describe_range(spec.low, spec.high)
     if not spec.shares:
         return ", ".join(_category_labels(spec)[:3])
     shown, covered = [], 0.0

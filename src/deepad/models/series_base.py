@@ -166,7 +166,8 @@ class SeriesDetector(BaseDetector):
         ``residual`` method the contributions sum to the score and ``expected`` holds the
         model's prediction or reconstruction in input units.
         """
-        from deepad.explain.result import Explanation, check_top  # explain sits above
+        from deepad.explain.fold import describe_range  # explain sits above models
+        from deepad.explain.result import Explanation, check_top
 
         self._check_fitted()
         allowed = self.native_explain_methods
@@ -192,7 +193,10 @@ class SeriesDetector(BaseDetector):
             scores=series.to_input_order(scores),
             contributions=frame(contributions),
             values=frame(series.values),
-            typical=dict(zip(self.channels_, self.typical_, strict=True)),
+            typical={
+                channel: "never observed" if typical is None else describe_range(*typical)
+                for channel, typical in zip(self.channels_, self.typical_, strict=True)
+            },
             expected=None if expected is None else frame(self.scaler_.inverse(expected)),
             top_k=check_top(top),
         )
@@ -401,16 +405,13 @@ def _describe(series: Series) -> dict[str, Any]:
     }
 
 
-def _typical_ranges(values: np.ndarray) -> list[str]:
-    out = []
+def _typical_ranges(values: np.ndarray) -> list[list[float] | None]:
+    """Per channel the 5th and 95th percentiles of the training values (None if never
+    observed): the "typical" range explanations show, as for table columns."""
+    out: list[list[float] | None] = []
     for c in range(values.shape[1]):
         observed = values[:, c][~np.isnan(values[:, c])]
-        if not observed.size:
-            out.append("never observed")
-            continue
-        low, high = (float(v) for v in np.percentile(observed, [5, 95]))
-        a, b = f"{low:.4g}", f"{high:.4g}"
-        out.append(a if a == b else f"{a} to {b}" if low < 0 else f"{a}-{b}")
+        out.append([float(v) for v in np.percentile(observed, [5, 95])] if observed.size else None)
     return out
 
 
