@@ -20,23 +20,29 @@ from deepad.models import TABLE_DETECTORS as DETECTORS
 Factory = Callable[[str, int, int], Any]
 
 
-def resolve_ours(names: Sequence[str] | None) -> list[str]:
-    """deepad detector names from ``--detectors`` (case-insensitive), all when None.
-
-    ``none`` alone selects none (to run peers only); an unknown name is a ``ValueError``.
-    """
+def resolve_names(
+    names: Sequence[str] | None, registry: Sequence[str], kind: str, peers: str
+) -> list[str]:
+    """Names from ``--detectors`` matched case-insensitively against ``registry`` (all of it
+    when None), in the given order without repeats; ``none`` alone selects none (to run
+    peers only); an unknown name is a ``ValueError`` naming the choices."""
     if names is None:
-        return list(DETECTORS)
+        return list(registry)
     if [n.lower() for n in names] == ["none"]:
         return []
-    by_lower = {name.lower(): name for name in DETECTORS}
+    by_lower = {name.lower(): name for name in registry}
     unknown = [n for n in names if n.lower() not in by_lower]
     if unknown:
         raise ValueError(
-            f"unknown detector(s) {unknown}; choose from {list(DETECTORS)} "
-            "(PyOD peers are chosen with --peers)"
+            f"unknown {kind}(s) {unknown}; choose from {list(registry)} "
+            f"({peers} are chosen with --peers)"
         )
     return list(dict.fromkeys(by_lower[n.lower()] for n in names))
+
+
+def resolve_ours(names: Sequence[str] | None) -> list[str]:
+    """deepad table detector names from ``--detectors`` (see ``resolve_names``)."""
+    return resolve_names(names, list(DETECTORS), "detector", "PyOD peers")
 
 
 def make_detector(name: str, seed: int, n_features: int) -> Any:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepad.bench.detectors import resolve_names
 from deepad.bench.report import _num, _seconds, _table
 from deepad.bench.series_data import (
     MULTIVARIATE_LOADERS,
@@ -124,20 +125,9 @@ def resolve_detectors(names: Sequence[str] | None) -> list[str]:
 
     ``["none"]`` selects none (peers only); an unknown name is a ``ValueError``.
     """
-    registry = series_registry()
-    if names is None:
-        return list(registry)
-    names = [n.strip() for n in names if n.strip()]
-    if [n.lower() for n in names] == ["none"]:
-        return []
-    by_lower = {name.lower(): name for name in registry}
-    unknown = [n for n in names if n.lower() not in by_lower]
-    if unknown:
-        raise ValueError(
-            f"unknown series detector(s) {unknown}; choose from {list(registry)} "
-            "(peers are chosen with --peers)"
-        )
-    return list(dict.fromkeys(by_lower[n.lower()] for n in names))
+    if names is not None:
+        names = [n.strip() for n in names if n.strip()]
+    return resolve_names(names, list(series_registry()), "series detector", "peers")
 
 
 def resolve_peers(suite: str, spec: str | None) -> list[str]:
