@@ -62,7 +62,7 @@ from deepad.metrics.nab import (
     NABResult,
     detections_from_scores,
     nab_probation_length,
-    scaled_sigmoid,
+    nab_step_values,
 )
 
 Echo = Callable[[str], None]
@@ -238,49 +238,6 @@ def nab_unit_scores(det: Any, raw: np.ndarray) -> np.ndarray:
     return novel_peaks(unit, NAB_ALARM_HORIZON) if len(unit) else unit
 
 
-def _nab_point_values(
-    windows: Sequence[tuple[int, int]], n: int, weights: tuple[float, float, float]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Per scored step (i >= probation): its window id (-1 outside), its value if it is the
-    window's first detection (TP reward) or else its cost as a false positive; and the
-    number of scored windows. Mirrors ``deepad.metrics.nab``'s rules."""
-    tp_w, fp_w, _ = weights
-    probation = nab_probation_length(n)
-    max_tp = scaled_sigmoid(-1.0)
-    idx = np.arange(probation, n)
-    window_id = np.full(len(idx), -1, dtype=np.int64)
-    value = np.empty(len(idx))
-    scored = 0
-    for k, (start, end) in enumerate(windows):
-        if end < probation:
-            continue
-        scored += 1
-        pos = np.arange(max(start, probation), end + 1)
-        window_id[pos - probation] = k
-        value[pos - probation] = tp_w * _sigma(-(end - pos + 1) / (end - start + 1)) / max_tp
-    outside = window_id < 0
-    ends = np.array([e for _, e in windows], dtype=np.int64)
-    widths = np.array([e - s + 1 for s, e in windows], dtype=np.int64)
-    out_idx = idx[outside]
-    k = np.searchsorted(ends, out_idx) - 1  # last window ending before i
-    costs = np.full(len(out_idx), -fp_w)
-    after = k >= 0
-    if after.any():
-        kk = k[after]
-        y = (out_idx[after] - ends[kk]) / np.maximum(widths[kk] - 1, 1)
-        costs[after] = fp_w * _sigma(y)
-    value[outside] = costs
-    return window_id, value, probation, scored
-
-
-def _sigma(y: np.ndarray) -> np.ndarray:
-    """``scaled_sigmoid`` over an array (same formula; -1 past y = 3)."""
-    y = np.asarray(y, dtype=np.float64)
-    with np.errstate(over="ignore"):
-        out = 2.0 / (1.0 + np.exp(5.0 * y)) - 1.0
-    return np.where(y > 3.0, -1.0, out)
-
-
 def optimize_nab_threshold(
     corpus: Sequence[tuple[np.ndarray, Sequence[tuple[int, int]]]], profile: str = "standard"
 ) -> tuple[float, float]:
@@ -299,8 +256,9 @@ def optimize_nab_threshold(
     for s, unsorted in corpus:
         s = np.asarray(s, dtype=np.float64)
         windows = sorted((int(a), int(b)) for a, b in unsorted)
-        wid, value, probation, scored = _nab_point_values(windows, len(s), weights)
-        base -= weights[2] * scored
+        probation = nab_probation_length(len(s))
+        wid, value = nab_step_values(windows, len(s), probation, weights)
+        base -= weights[2] * sum(end >= probation for _, end in windows)
         scores.append(s[probation:])
         window_keys.append(np.where(wid >= 0, wid + n_windows, -1))
         values.append(value)

@@ -51,6 +51,7 @@ __all__ = [
     "nab_probation_length",
     "nab_score",
     "nab_scores",
+    "nab_step_values",
     "nab_windows",
     "scaled_sigmoid",
 ]
@@ -231,40 +232,68 @@ def _prepare(
     return det, wins
 
 
+def _sigma(y: np.ndarray) -> np.ndarray:
+    """``scaled_sigmoid`` over an array (same formula; -1 past y = 3)."""
+    y = np.asarray(y, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        out = 2.0 / (1.0 + np.exp(5.0 * y)) - 1.0
+    return np.where(y > 3.0, -1.0, out)
+
+
+def nab_step_values(
+    windows: Sequence[Window], n: int, probation: int, weights: tuple[float, float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """NAB's value of a detection at each scored step ``probation .. n-1``.
+
+    Returns ``(window_id, value)``: the index in ``windows`` of the window holding the step
+    (-1 outside every window) and what a detection there is worth: inside a window the TP
+    reward if it is the window's first detection, outside the (negative) false-positive
+    cost. The one place the rules of the module docstring are computed; the threshold
+    sweep of ``deepad bench nab`` uses them for every threshold at once.
+    """
+    tp_w, fp_w, _ = weights
+    idx = np.arange(probation, n)
+    window_id = np.full(len(idx), -1, dtype=np.int64)
+    value = np.empty(len(idx))
+    for k, (start, end) in enumerate(windows):
+        if end < probation:
+            continue
+        pos = np.arange(max(start, probation), end + 1)
+        window_id[pos - probation] = k
+        value[pos - probation] = tp_w * _sigma(-(end - pos + 1) / (end - start + 1)) / _MAX_TP
+    outside = window_id < 0
+    ends = np.array([e for _, e in windows], dtype=np.int64)
+    widths = np.array([e - s + 1 for s, e in windows], dtype=np.int64)
+    out_idx = idx[outside]
+    k = np.searchsorted(ends, out_idx) - 1  # last window ending before i
+    costs = np.full(len(out_idx), -fp_w)
+    after = k >= 0
+    if after.any():
+        kk = k[after]
+        # NAB divides by (W - 1); guard the one-step window, where that is 0.
+        y = (out_idx[after] - ends[kk]) / np.maximum(widths[kk] - 1, 1)
+        costs[after] = fp_w * _sigma(y)
+    value[outside] = costs
+    return window_id, value
+
+
 def _raw_score(
     det: np.ndarray, wins: list[Window], probation: int, weights: tuple[float, float, float]
 ) -> tuple[float, int, float]:
     """``(raw score, number of scored windows, perfect-detector score)`` for one series."""
-    tp_w, fp_w, fn_w = weights
-    total = 0.0
+    window_id, value = nab_step_values(wins, len(det), probation, weights)
+    detected = det[probation:]
+    total = float(value[(window_id < 0) & detected].sum())
     perfect = 0.0
     scored = 0
-    in_window = np.zeros(len(det), dtype=bool)
     for start, end in wins:
-        in_window[start : end + 1] = True
         if end < probation:
             continue  # wholly inside the probationary period: not scored at all
         scored += 1
-        width = end - start + 1
-        first_scored = max(start, probation)
-        perfect += tp_w * scaled_sigmoid(-(end - first_scored + 1) / width) / _MAX_TP
-        hits = np.flatnonzero(det[first_scored : end + 1])
-        if hits.size:
-            i = first_scored + int(hits[0])
-            total += tp_w * scaled_sigmoid(-(end - i + 1) / width) / _MAX_TP
-        else:
-            total -= fn_w
-    ends = np.array([e for _, e in wins], dtype=np.int64)
-    widths = np.array([e - s + 1 for s, e in wins], dtype=np.int64)
-    false_pos = np.flatnonzero(det & ~in_window)
-    for i in false_pos[false_pos >= probation]:
-        k = int(np.searchsorted(ends, i)) - 1  # last window ending before i
-        if k < 0:
-            total -= fp_w
-        else:
-            # NAB divides by (W - 1); guard the one-step window, where that is 0.
-            y = (i - ends[k]) / max(int(widths[k]) - 1, 1)
-            total += fp_w * scaled_sigmoid(float(y))
+        first = max(start, probation) - probation
+        perfect += value[first]
+        hits = np.flatnonzero(detected[first : end - probation + 1])
+        total += value[first + hits[0]] if hits.size else -weights[2]
     return total, scored, perfect
 
 
