@@ -18,6 +18,7 @@ from deepad.models.knn import KNN
 from deepad.models.lstm_autoencoder import LSTMAutoEncoder
 from deepad.models.lstm_forecaster import LSTMForecaster
 from deepad.models.matrix_profile import HybridDiscord, MatrixProfile
+from deepad.models.patchcore import PatchCore
 from deepad.models.pca import PCA
 from deepad.models.rolling_zscore import RollingZScore
 from deepad.models.series_transformer import SeriesTransformer
@@ -61,8 +62,15 @@ SERIES_DETECTORS: dict[str, type[BaseDetector]] = {
     )
 }
 
+#: the image detectors by class name (one score per image plus a pixel anomaly map)
+IMAGE_DETECTORS: dict[str, type[BaseDetector]] = {cls.__name__: cls for cls in (PatchCore,)}
+
 #: every detector by class name; bundles may only name classes listed here
-DETECTORS: dict[str, type[BaseDetector]] = {**TABLE_DETECTORS, **SERIES_DETECTORS}
+DETECTORS: dict[str, type[BaseDetector]] = {
+    **TABLE_DETECTORS,
+    **SERIES_DETECTORS,
+    **IMAGE_DETECTORS,
+}
 
 
 def get_detector_class(name: str) -> type[BaseDetector]:
@@ -80,6 +88,7 @@ __all__ = [
     "DTE",
     "ECOD",
     "GOAD",
+    "IMAGE_DETECTORS",
     "KNN",
     "PCA",
     "SERIES_DETECTORS",
@@ -97,6 +106,7 @@ __all__ = [
     "LSTMAutoEncoder",
     "LSTMForecaster",
     "MatrixProfile",
+    "PatchCore",
     "RollingZScore",
     "SeriesTransformer",
     "get_detector_class",
