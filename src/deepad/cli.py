@@ -170,13 +170,26 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from deepad.io.tables import read_table
     from deepad.models import get_detector_class
 
-    cls = get_detector_class(args.model)
+    if args.model is None and args.modality != "image":
+        raise UsageError("--model is required for tables and series (see `deepad models`)")
+    cls = get_detector_class(args.model or "PatchCore")
+    if args.modality and cls.modality != args.modality:
+        raise UsageError(
+            f"{cls.__name__} is a {cls.modality} detector, not {args.modality}; see `deepad models`"
+        )
     params = _parse_params(args.param)
     unknown = sorted(set(params) - set(cls().get_params()))
     if unknown:
         raise UsageError(
             f"{cls.__name__} has no parameter(s) {unknown}; it takes: {sorted(cls().get_params())}"
         )
+    if cls.modality == "image":
+        from deepad.cli_images import fit_images
+
+        fit_images(args, cls, params)
+        return
+    if args.pattern:
+        raise UsageError("--pattern selects image files; this detector reads a table")
     frame = read_table(args.data)
     dropped = list(args.exclude)
     if args.label_column:
@@ -233,12 +246,20 @@ def cmd_fit(args: argparse.Namespace) -> None:
     print(f"bundle written to {bundle}")
 
 
-def _load_inputs(args: argparse.Namespace) -> tuple[Any, dict, pd.DataFrame]:
+def _load_bundle(args: argparse.Namespace) -> Any:
+    """The detector of the bundle a command names."""
+    from deepad.bundle import load
+
+    return load(args.bundle)
+
+
+def _load_inputs(args: argparse.Namespace, detector: Any = None) -> tuple[Any, dict, pd.DataFrame]:
     """The bundle's detector, its lineage and the data file of a scoring command."""
-    from deepad.bundle import load, read_manifest
+    from deepad.bundle import read_manifest
     from deepad.io.tables import read_table
 
-    detector = load(args.bundle)
+    if detector is None:
+        detector = _load_bundle(args)
     return detector, read_manifest(args.bundle).get("lineage", {}), read_table(args.data)
 
 
@@ -253,7 +274,17 @@ def cmd_score(args: argparse.Namespace) -> None:
     if is_exported(args.bundle):
         _score_exported(args)
         return
-    detector, lineage, frame = _load_inputs(args)
+    detector = _load_bundle(args)
+    if detector.modality == "image":
+        from deepad.cli_images import score_images
+
+        if args.continue_stream:
+            raise UsageError("--continue is for series bundles; this bundle scores images")
+        score_images(args, detector)
+        return
+    if args.maps:
+        raise UsageError("--maps is for image bundles; this bundle scores table rows")
+    detector, lineage, frame = _load_inputs(args, detector)
     if args.continue_stream and detector.modality != "series":
         raise UsageError("--continue is for series bundles; this bundle scores table rows")
     if args.continue_stream:  # the file follows the training series (or the saved stream)
@@ -370,7 +401,16 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_explain(args: argparse.Namespace) -> None:
     _check_top_option(args.top)
-    detector, lineage, frame = _load_inputs(args)
+    detector = _load_bundle(args)
+    if detector.modality == "image":
+        from deepad.cli_images import score_images
+
+        if args.out is None:
+            raise UsageError("explaining images needs --out FILE (.csv or .parquet)")
+        args.fpr = args.fdr = None
+        score_images(args, detector, top=args.top)
+        return
+    detector, lineage, frame = _load_inputs(args, detector)
     explanation = detector.explain(frame, top=args.top, method=args.method)
     table = explanation.top().reset_index(drop=True)
     decisions = _decisions(detector.calibrator_, explanation.scores)
@@ -391,7 +431,13 @@ def cmd_report(args: argparse.Namespace) -> None:
     from deepad.report import build_report, write_report
 
     _check_top_option(args.top)
-    detector, lineage, frame = _load_inputs(args)
+    detector = _load_bundle(args)
+    if detector.modality == "image":
+        raise UsageError(
+            "reports do not show image bundles yet; use `deepad score BUNDLE FOLDER --maps DIR` "
+            "for heat-map overlays"
+        )
+    detector, lineage, frame = _load_inputs(args, detector)
     labels = None
     if args.label_column:
         _require_columns(frame, [args.label_column], "--label-column")
@@ -432,8 +478,16 @@ def cmd_info(args: argparse.Namespace) -> None:
         + ("" if level is None else f" {level:g}")
         + f"; {threshold.get('calibration_rows', 0)} calibration rows)"
     )
-    print("input columns:")
-    for column in manifest["input_schema"]["columns"]:
+    schema = manifest["input_schema"]
+    if manifest["modality"] == "image":
+        print(
+            f"input images:  resized to {schema['image_size']}x{schema['image_size']}, "
+            f"{schema['channels']} channel(s)"
+            + (f", files matching {schema['pattern']!r}" if schema.get("pattern") else "")
+        )
+    else:
+        print("input columns:")
+    for column in schema.get("columns", []):
         detail = (
             f"{len(column['categories'])} categories"
             if column["kind"] == "categorical"
@@ -579,6 +633,59 @@ def _add_bench_series(suites: Any) -> None:
         parser.set_defaults(func=cmd_bench_series)
 
 
+def cmd_bench_mtd(args: argparse.Namespace) -> None:
+    from deepad.bench.image_runners import PEERS, run_mtd
+    from deepad.models import IMAGE_DETECTORS
+
+    detectors = [d for raw in args.detectors for d in _comma_list(raw)] if args.detectors else None
+    if detectors is None:
+        detectors = list(IMAGE_DETECTORS)
+    elif detectors == ["none"]:
+        detectors = []
+    peers = list(PEERS) if args.peers in (None, "all") else []
+    if args.peers not in (None, "all", "none"):
+        peers = _comma_list(args.peers)
+    _, summary = run_mtd(
+        detectors,
+        peers,
+        data=args.data_root,
+        limit=args.limit,
+        params=_parse_params(args.param),
+        out_dir=args.out,
+        command=shlex.join(["deepad", *getattr(args, "argv", [])]),
+        echo=lambda line: print(line, flush=True),
+    )
+    print(summary.read_text(encoding="utf-8"))
+
+
+def _add_bench_mtd(suites: Any) -> None:
+    """``deepad bench mtd``: deepad.bench.image_runners on the magnetic-tile set."""
+    parser = suites.add_parser(
+        "mtd",
+        help="image detectors on magnetic-tile defects: image and pixel AUROC, speed",
+        description="Train on a fixed 70%% of MT_Free, test on the rest and every defect "
+        "image; image AUROC and pixel AUROC per defect class and overall, fit time and "
+        "ms per image, with a per-pixel z-score peer beside them.",
+    )
+    parser.add_argument(
+        "--detectors", nargs="+", metavar="NAME", help="default: every image detector"
+    )
+    parser.add_argument("--peers", metavar="none|all|LIST", help="default: all")
+    parser.add_argument("--out", metavar="DIR", help="default: bench-results/mtd-DATE")
+    parser.add_argument(
+        "--data-root", metavar="DIR", help="folder holding magnetic_tile/ (default: ../shared/data)"
+    )
+    parser.add_argument("--limit", type=int, metavar="N", help="at most N images per class")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a parameter on every detector that has it, repeatable",
+    )
+    parser.set_defaults(func=cmd_bench_mtd)
+
+
 def _add_bench(commands: Any) -> None:
     """``deepad bench tabular`` (and the series suites): the runners of deepad.bench."""
     from deepad.bench.protocol import SETTINGS
@@ -683,6 +790,7 @@ def _add_bench(commands: Any) -> None:
     )
     tabular.set_defaults(func=cmd_bench_tabular)
     _add_bench_series(suites)
+    _add_bench_mtd(suites)
 
 
 # -------------------------------------------------------------------- parser
@@ -694,8 +802,23 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     fit = commands.add_parser("fit", help="fit a detector on a CSV/Parquet table, save a bundle")
-    fit.add_argument("data", help="training data, .csv or .parquet")
-    fit.add_argument("--model", required=True, help="detector name (see `deepad models`)")
+    fit.add_argument("data", help="training data: .csv or .parquet, or a folder of good images")
+    fit.add_argument(
+        "--model",
+        help="detector name (see `deepad models`); required except with --modality image "
+        "(default there: PatchCore)",
+    )
+    fit.add_argument(
+        "--modality",
+        choices=["table", "series", "image"],
+        help="what the data is (default: the detector's kind)",
+    )
+    fit.add_argument(
+        "--pattern",
+        metavar="GLOB",
+        help="image folders: only files matching GLOB, e.g. '*.jpg' when masks lie beside "
+        "the images (kept in the bundle for scoring folders)",
+    )
     fit.add_argument(
         "--param",
         action="append",
@@ -747,7 +870,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "bundle", help="bundle directory written by `deepad fit`, or a `deepad export` folder"
     )
-    score.add_argument("data", help="data to score, .csv or .parquet")
+    score.add_argument("data", help="data to score: .csv or .parquet, or an image folder or file")
+    score.add_argument(
+        "--maps",
+        metavar="DIR",
+        help="image bundles: write a PNG heat-map overlay per image into DIR",
+    )
     score.add_argument(
         "--out",
         required=True,

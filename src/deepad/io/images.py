@@ -126,7 +126,7 @@ def _resize(image: np.ndarray, size: int, channels: int) -> np.ndarray:
         tensor = F.interpolate(
             tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=True
         )
-    return tensor[0].clamp_(0.0, 1.0).numpy()
+    return np.ascontiguousarray(tensor[0].clamp(0.0, 1.0).numpy())
 
 
 def _sources(X: Any, pattern: str | None) -> tuple[list[Any], list[str]]:
