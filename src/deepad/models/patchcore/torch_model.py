@@ -37,13 +37,17 @@ class PatchEmbedder(nn.Module):
 
 
 def nearest_distances(queries: torch.Tensor, bank: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """Euclidean distance of each query row to its nearest bank row, in row chunks."""
+    """Euclidean distance of each query row to its nearest bank row, in row chunks.
+
+    ``|q - b|^2 = |q|^2 + (|b|^2 - 2 q.b)``: the bracket is one fused matrix product, and
+    ``|q|^2`` is added after the minimum over the bank, since it does not depend on b.
+    """
     bank_norms = (bank * bank).sum(1)
     out = torch.empty(len(queries), dtype=queries.dtype)
     for start in range(0, len(queries), chunk):
         q = queries[start : start + chunk]
-        squared = (q * q).sum(1, keepdim=True) - 2.0 * (q @ bank.T) + bank_norms
-        out[start : start + chunk] = squared.min(dim=1).values.clamp_(min=0.0).sqrt_()
+        nearest = torch.addmm(bank_norms, q, bank.T, alpha=-2.0).min(dim=1).values
+        out[start : start + chunk] = (nearest + (q * q).sum(1)).clamp_(min=0.0).sqrt_()
     return out
 
 
