@@ -313,3 +313,14 @@ def test_table_bundle_refuses_maps(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 2 and "--maps is for image bundles" in capsys.readouterr().err
     with pytest.raises(BundleError):
         deepad.load(tmp_path / "nothing")
+
+
+def test_folders_are_scored_in_chunks_with_the_same_numbers(
+    patchcore: deepad.PatchCore, tile_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deepad.models.image_base as image_base
+
+    whole = patchcore._score_images(as_images(tile_folder, SIZE, 3, "*.jpg").pixels)
+    monkeypatch.setattr(image_base, "CHUNK_IMAGES", 5)  # 12 images: chunks of 5, 5, 2
+    np.testing.assert_allclose(patchcore.decision_function(tile_folder), whole[0], rtol=1e-6)
+    np.testing.assert_allclose(patchcore.anomaly_maps(tile_folder), whole[1], rtol=1e-5, atol=1e-5)

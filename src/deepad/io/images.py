@@ -18,7 +18,7 @@ a ``ValueError`` naming the file or the problem.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,20 @@ def detect_channels(X: Any, pattern: str | None = None) -> int:
 def as_images(X: Any, size: int, channels: int, pattern: str | None = None) -> Images:
     """Read and resize the images of ``X`` to (n, channels, size, size) float32."""
     items, names = _sources(X, pattern)
+    return _read(items, names, size, channels)
+
+
+def iter_images(
+    X: Any, size: int, channels: int, pattern: str | None = None, chunk: int = 32
+) -> Iterator[Images]:
+    """``as_images`` in chunks of ``chunk`` images, so a large folder never sits in memory."""
+    items, names = _sources(X, pattern)
+    for start in range(0, len(items), chunk):
+        stop = start + chunk
+        yield _read(items[start:stop], names[start:stop], size, channels)
+
+
+def _read(items: list[Any], names: list[str], size: int, channels: int) -> Images:
     pixels = np.empty((len(items), channels, size, size), dtype=np.float32)
     sizes: list[tuple[int, int]] = []
     for i, item in enumerate(items):

@@ -28,7 +28,7 @@ import numpy as np
 
 from deepad.calibrate.split import calibration_split
 from deepad.core.base import BaseDetector, _check_labels
-from deepad.io.images import Images, as_images, detect_channels
+from deepad.io.images import Images, as_images, detect_channels, iter_images
 
 #: images scored per chunk
 CHUNK_IMAGES = 32
@@ -100,12 +100,14 @@ class ImageDetector(BaseDetector):
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """Anomaly score per image, float64, higher = more anomalous."""
-        return self._score_chunked(self._images(X).pixels)[0]
+        """Anomaly score per image, float64, higher = more anomalous.
+
+        Folders and lists are read ``CHUNK_IMAGES`` at a time: memory stays bounded."""
+        return self._score_source(X, keep_maps=False)[0]
 
     def anomaly_maps(self, X: Any) -> np.ndarray:
         """Per-pixel anomaly map of each image, (n, image_size, image_size) float32."""
-        return self._score_chunked(self._images(X).pixels)[1]
+        return self._score_source(X, keep_maps=True)[1]
 
     def explain(self, X: Any, *, top: int = 3, method: str = "auto") -> Any:
         """Where each image is anomalous: a ``deepad.explain.ImageExplanation`` holding the
@@ -118,13 +120,12 @@ class ImageDetector(BaseDetector):
             raise ValueError(
                 f"{type(self).__name__} explains images with method='anomaly_map'; got {method!r}"
             )
-        images = self._images(X)
-        scores, maps = self._score_chunked(images.pixels)
+        scores, maps, names, sizes = self._score_source(X, keep_maps=True)
         return ImageExplanation(
             scores=scores,
             maps=maps,
-            names=images.names,
-            sizes=images.sizes,
+            names=names,
+            sizes=sizes,
             threshold=float(self.threshold_),
             top_k=top,
         )
@@ -158,6 +159,25 @@ class ImageDetector(BaseDetector):
     def _images(self, X: Any) -> Images:
         self._check_fitted()
         return as_images(X, self.image_size_, self.channels_, self.pattern_)
+
+    def _score_source(self, X: Any, keep_maps: bool) -> tuple[Any, ...]:
+        """(scores, maps or None, names, original sizes) of the images of ``X``, read and
+        scored one chunk at a time."""
+        self._check_fitted()
+        scores, maps, names, sizes = [], [], [], []
+        for chunk in iter_images(X, self.image_size_, self.channels_, self.pattern_, CHUNK_IMAGES):
+            chunk_scores, chunk_maps = self._score_images(chunk.pixels)
+            scores.append(np.asarray(chunk_scores, dtype=np.float64))
+            if keep_maps:
+                maps.append(np.asarray(chunk_maps, dtype=np.float32))
+            names += chunk.names
+            sizes += chunk.sizes
+        return (
+            np.concatenate(scores),
+            np.concatenate(maps) if keep_maps else None,
+            names,
+            sizes,
+        )
 
     def _score_chunked(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scores, maps = [], []
