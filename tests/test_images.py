@@ -324,3 +324,14 @@ def test_folders_are_scored_in_chunks_with_the_same_numbers(
     monkeypatch.setattr(image_base, "CHUNK_IMAGES", 5)  # 12 images: chunks of 5, 5, 2
     np.testing.assert_allclose(patchcore.decision_function(tile_folder), whole[0], rtol=1e-6)
     np.testing.assert_allclose(patchcore.anomaly_maps(tile_folder), whole[1], rtol=1e-5, atol=1e-5)
+
+
+def test_cli_bench_mtd(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["bench", "mtd", "--detectors", "PatchCore", "--peers", "none", "--limit", "2"]
+    args += ["--param", "image_size=64", "--out", str(tmp_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "| PatchCore |" in out and "ref.pixel_zscore" not in out
+    assert (tmp_path / "summary.md").is_file()
+    assert main(["bench", "mtd", "--detectors", "Nope", "--out", str(tmp_path)]) == 2
+    assert "unknown image detector" in capsys.readouterr().err

@@ -40,7 +40,7 @@ class ReconstructionImageDetector(ImageDetector):
     min_fit_images: ClassVar[int] = 2
     _size_multiple: ClassVar[int] = 2**LEVELS
     #: ``TrainingConfig`` fields for the auto schedule (epochs=None)
-    _training_overrides: ClassVar[dict[str, Any]] = {"target_steps": 600, "min_epochs": 5}
+    _training_overrides: ClassVar[dict[str, Any]] = {"target_steps": 1000, "min_epochs": 5}
 
     # ---------------------------------------------------------- subclass API
     def _build_module(self, architecture: dict[str, Any]) -> nn.Module:
@@ -133,7 +133,7 @@ class ConvAutoEncoder(ReconstructionImageDetector):
     squared error. The anomaly map is the squared error per pixel (averaged over
     channels), blurred with a Gaussian of ``blur_sigma`` pixels; the image score is the
     map's maximum. ``image_size`` must be a multiple of 16. ``epochs=None`` trains about
-    600 optimizer steps (at least 5 epochs), stopping early on a held-out
+    1,000 optimizer steps (at least 5 epochs), stopping early on a held-out
     ``validation_fraction`` of the training images.
     """
 
