@@ -8,11 +8,13 @@
   reward, positional bias and cardinality.
 - ``vus_pr``, ``vus_roc``: volume under the range-PR / ROC surface over buffer lengths
   (Paparrizos et al., VLDB 2022; the TSB-AD definition).
+- ``grouping_accuracy``: log-parsing accuracy against template ground truth (loghub).
 - ``nab_score``, ``nab_scores``, ``nab_windows``, ``NAB_PROFILES``: the Numenta Anomaly
   Benchmark score (standard, reward-low-FP, reward-low-FN), from NAB's definition.
 """
 
 from deepad.metrics.nab import NAB_PROFILES, NABResult, nab_score, nab_scores, nab_windows
+from deepad.metrics.parsing import grouping_accuracy
 from deepad.metrics.point import auprc, auroc
 from deepad.metrics.range import (
     best_f1,
@@ -30,6 +32,7 @@ __all__ = [
     "auprc",
     "auroc",
     "best_f1",
+    "grouping_accuracy",
     "label_ranges",
     "nab_score",
     "nab_scores",
