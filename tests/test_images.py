@@ -335,3 +335,20 @@ def test_cli_bench_mtd(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert (tmp_path / "summary.md").is_file()
     assert main(["bench", "mtd", "--detectors", "Nope", "--out", str(tmp_path)]) == 2
     assert "unknown image detector" in capsys.readouterr().err
+
+
+def test_cli_explain_lists_hot_spots(
+    tile_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bundle = tmp_path / "b"
+    fit = ["fit", str(tile_folder), "--model", "PatchCore", "--pattern", "*.jpg"]
+    fit += ["--param", "image_size=64", "--out", str(bundle)]
+    assert main(fit) == 0
+    out = tmp_path / "why.csv"
+    assert main(["explain", str(bundle), str(GOOD[50]), "--top", "2", "--out", str(out)]) == 0
+    why = pd.read_csv(out)
+    assert len(why) == 1 and {"x_1", "y_1", "x_2", "y_2", "explanation"} <= set(why.columns)
+    height, width = _tile(GOOD[50]).shape
+    assert 0 <= why.loc[0, "x_1"] < width and 0 <= why.loc[0, "y_1"] < height
+    assert main(["explain", str(bundle), str(GOOD[50])]) == 2
+    assert "needs --out" in capsys.readouterr().err
