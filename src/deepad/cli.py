@@ -188,6 +188,11 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
         fit_images(args, cls, params)
         return
+    if cls.modality == "log":
+        from deepad.cli_logs import fit_sessions
+
+        fit_sessions(args, cls, params)
+        return
     if args.pattern:
         raise UsageError("--pattern selects image files; this detector reads a table")
     frame = read_table(args.data)
@@ -281,6 +286,15 @@ def cmd_score(args: argparse.Namespace) -> None:
         if args.continue_stream:
             raise UsageError("--continue is for series bundles; this bundle scores images")
         score_images(args, detector)
+        return
+    if args.maps:
+        raise UsageError("--maps is for image bundles")
+    if detector.modality == "log":
+        from deepad.cli_logs import score_sessions
+
+        if args.continue_stream:
+            raise UsageError("--continue is for series bundles; this bundle scores sessions")
+        score_sessions(args, detector)
         return
     if args.maps:
         raise UsageError("--maps is for image bundles; this bundle scores table rows")
@@ -810,7 +824,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--modality",
-        choices=["table", "series", "image"],
+        choices=["table", "series", "image", "log"],
         help="what the data is (default: the detector's kind)",
     )
     fit.add_argument(

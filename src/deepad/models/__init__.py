@@ -11,6 +11,7 @@ from deepad.models.conv_autoencoder import ConvAutoEncoder
 from deepad.models.conv_vae import ConvVAE
 from deepad.models.deep_sad import DeepSAD
 from deepad.models.deep_svdd import DeepSVDD
+from deepad.models.deeplog import DeepLog
 from deepad.models.devnet import DevNet
 from deepad.models.dte import DTE
 from deepad.models.ecod import ECOD
@@ -69,11 +70,15 @@ IMAGE_DETECTORS: dict[str, type[BaseDetector]] = {
     cls.__name__: cls for cls in (PatchCore, ConvAutoEncoder, ConvVAE)
 }
 
+#: the log detectors by class name (one score per session of event ids)
+LOG_DETECTORS: dict[str, type[BaseDetector]] = {cls.__name__: cls for cls in (DeepLog,)}
+
 #: every detector by class name; bundles may only name classes listed here
 DETECTORS: dict[str, type[BaseDetector]] = {
     **TABLE_DETECTORS,
     **SERIES_DETECTORS,
     **IMAGE_DETECTORS,
+    **LOG_DETECTORS,
 }
 
 
@@ -94,6 +99,7 @@ __all__ = [
     "GOAD",
     "IMAGE_DETECTORS",
     "KNN",
+    "LOG_DETECTORS",
     "PCA",
     "SERIES_DETECTORS",
     "TABLE_DETECTORS",
@@ -104,6 +110,7 @@ __all__ = [
     "AutoEncoder",
     "ConvAutoEncoder",
     "ConvVAE",
+    "DeepLog",
     "DeepSAD",
     "DeepSVDD",
     "DevNet",
