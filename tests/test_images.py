@@ -139,7 +139,7 @@ def test_patchcore_contract(patchcore: deepad.PatchCore, tile_folder: Path) -> N
         deepad.PatchCore(image_size=100).fit(tile_folder)
     with pytest.raises(ValueError, match="levels"):
         deepad.PatchCore(levels=("stride99",)).fit(tile_folder)
-    with pytest.raises(ValueError, match="at least 1 good images"):
+    with pytest.raises(ValueError, match="at least 1 normal images to fit"):
         deepad.PatchCore().fit(tile_folder, y=np.ones(24, dtype=int))
 
 

@@ -15,8 +15,8 @@ Images labelled 1 in ``y`` are kept out of training *and* calibration (a defect 
 memory bank would hide its kind).
 
 Subclasses implement ``_fit_images(pixels)``, ``_score_images(pixels) -> (scores, maps)``
-on float32 (n, channels, size, size) arrays in [0, 1], and ``_export_images`` /
-``_import_images`` for their learned state.
+on float32 (n, channels, size, size) arrays in [0, 1], and ``_export_state`` /
+``_import_state`` for their learned state (``deepad.models.unit_base``).
 """
 
 from __future__ import annotations
@@ -26,15 +26,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from deepad.calibrate.split import calibration_split
-from deepad.core.base import BaseDetector, _check_labels
 from deepad.io.images import Images, as_images, detect_channels, iter_images
+from deepad.models.unit_base import UnitDetector
 
 #: images scored per chunk
 CHUNK_IMAGES = 32
 
 
-class ImageDetector(BaseDetector):
+class ImageDetector(UnitDetector):
     """Base class of the image detectors; not used directly."""
 
     modality: ClassVar[str] = "image"
@@ -42,8 +41,7 @@ class ImageDetector(BaseDetector):
     native_explain_methods: ClassVar[tuple[str, ...]] = ("anomaly_map",)
     #: the model needs three channels (a pretrained RGB backbone) whatever the images are
     needs_rgb: ClassVar[bool] = False
-    #: fewest training images the model can learn from
-    min_fit_images: ClassVar[int] = 2
+    unit: ClassVar[str] = "images"
 
     # ------------------------------------------------------------ contract
     def fit(
@@ -66,23 +64,7 @@ class ImageDetector(BaseDetector):
         size = self._image_size()
         channels = 3 if self.needs_rgb else detect_channels(X, pattern)
         images = as_images(X, size, channels, pattern)
-        labels = None if y is None else _check_labels(y, len(images))
-        good = np.arange(len(images)) if labels is None else np.flatnonzero(labels != 1)
-        if len(good) < self.min_fit_images:
-            raise ValueError(
-                f"{type(self).__name__} needs at least {self.min_fit_images} good images to "
-                f"fit; got {len(good)}"
-            )
-        fit_local, calibration_local = calibration_split(
-            len(good), None, calibration_size, self._split_seed()
-        )
-        fit_rows, calibration_rows = good[fit_local], good[calibration_local]
-        if len(fit_rows) < self.min_fit_images:
-            raise ValueError(
-                f"{type(self).__name__} needs at least {self.min_fit_images} training images; "
-                f"{len(calibration_rows)} of the {len(good)} good images were held out for "
-                "calibration; pass a smaller calibration_size, or 0"
-            )
+        fit_rows, calibration_rows = self._split_units(len(images), y, calibration_size)
         self.image_size_ = size
         self.channels_ = channels
         self.pattern_ = pattern
@@ -135,12 +117,6 @@ class ImageDetector(BaseDetector):
         raise NotImplementedError
 
     def _score_images(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
-
-    def _export_images(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        raise NotImplementedError
-
-    def _import_images(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
     # ------------------------------------------------------------- helpers
@@ -199,14 +175,6 @@ class ImageDetector(BaseDetector):
         self.image_size_ = int(state["image_size"])
         self.channels_ = int(state["channels"])
         self.pattern_ = state.get("pattern")
-
-    def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        meta, arrays = self._export_images()
-        return meta, {**arrays, "calibration_rows": np.asarray(self.calibration_rows_)}
-
-    def _import_model(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.calibration_rows_ = np.asarray(arrays.pop("calibration_rows", np.empty(0)))
-        self._import_images(meta, arrays)
 
 
 def _fingerprint(images: Images) -> str:

@@ -16,36 +16,25 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from deepad.calibrate.split import calibration_split
-from deepad.core.base import BaseDetector, _check_labels
 from deepad.io.logs import as_sessions
+from deepad.models.unit_base import UnitDetector
 
 PAD, UNKNOWN, END = 0, 1, 2
 FIRST_EVENT = 3
 
 
-class LogDetector(BaseDetector):
+class LogDetector(UnitDetector):
     """Base class of the log-session detectors; not used directly."""
 
     modality: ClassVar[str] = "log"
-    min_fit_sessions: ClassVar[int] = 2
+    unit: ClassVar[str] = "sessions"
 
     def fit(self, X: Any, y: Any = None, *, calibration_size: int | float | str = "auto") -> Any:
         """Learn normal sessions from ``X``; sessions labelled 1 in ``y`` are left out of
         both training and calibration."""
         self._check_params()
         sessions = as_sessions(X)
-        labels = None if y is None else _check_labels(y, len(sessions))
-        good = np.arange(len(sessions)) if labels is None else np.flatnonzero(labels != 1)
-        if len(good) < self.min_fit_sessions:
-            raise ValueError(
-                f"{type(self).__name__} needs at least {self.min_fit_sessions} normal sessions; "
-                f"got {len(good)}"
-            )
-        fit_local, calibration_local = calibration_split(
-            len(good), None, calibration_size, self._split_seed()
-        )
-        fit_rows, calibration_rows = good[fit_local], good[calibration_local]
+        fit_rows, calibration_rows = self._split_units(len(sessions), y, calibration_size)
         events = np.unique(np.concatenate([sessions[i] for i in fit_rows] + [np.empty(0, int)]))
         self.events_ = events.astype(np.int64)
         self.feature_names_in_ = np.asarray(["event_id"], dtype=object)
@@ -72,12 +61,6 @@ class LogDetector(BaseDetector):
     def _score_sessions(self, sessions: list[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
-    def _export_sessions(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        raise NotImplementedError
-
-    def _import_sessions(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        raise NotImplementedError
-
     # ------------------------------------------------------------- helpers
     @property
     def vocabulary_size(self) -> int:
@@ -99,14 +82,6 @@ class LogDetector(BaseDetector):
 
     def _restore_schema(self, state: dict[str, Any]) -> None:
         self.events_ = np.asarray(state["events"], dtype=np.int64)
-
-    def _export_model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        meta, arrays = self._export_sessions()
-        return meta, {**arrays, "calibration_rows": np.asarray(self.calibration_rows_)}
-
-    def _import_model(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.calibration_rows_ = np.asarray(arrays.pop("calibration_rows", np.empty(0)))
-        self._import_sessions(meta, arrays)
 
 
 def _fingerprint(sessions: list[np.ndarray]) -> str:

@@ -37,7 +37,7 @@ class ReconstructionImageDetector(ImageDetector):
     directly. Subclasses give ``_build_module(architecture)`` (a module with
     ``reconstruct(images)``) and ``_loss(module, batch)``, and list their params."""
 
-    min_fit_images: ClassVar[int] = 2
+    min_fit_units: ClassVar[int] = 2
     _size_multiple: ClassVar[int] = 2**LEVELS
     #: ``TrainingConfig`` fields for the auto schedule (epochs=None)
     _training_overrides: ClassVar[dict[str, Any]] = {"target_steps": 1000, "min_epochs": 5}
@@ -116,10 +116,10 @@ class ReconstructionImageDetector(ImageDetector):
         # the score is the map's maximum, so "map > threshold" is the region that flags it
         return stacked.flatten(1).max(dim=1).values.double().numpy(), stacked.numpy()
 
-    def _export_images(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def _export_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"architecture": self.architecture_}, module_arrays(self.module_)
 
-    def _import_images(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    def _import_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.architecture_ = dict(meta["architecture"])
         module = self._build_module(self.architecture_)
         self.module_ = load_module_arrays(module, arrays).eval()

@@ -153,12 +153,12 @@ class DeepLog(LogDetector):
         ranks[targets == UNKNOWN] = np.inf
         return ranks
 
-    def _export_sessions(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def _export_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"architecture": self.architecture_, "top_g": self.top_g_}, module_arrays(
             self.module_
         )
 
-    def _import_sessions(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    def _import_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.architecture_ = dict(meta["architecture"])
         self.top_g_ = int(meta["top_g"])
         self.module_ = load_module_arrays(NextEventLSTM(**self.architecture_), arrays).eval()

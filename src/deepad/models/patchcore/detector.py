@@ -35,7 +35,7 @@ class PatchCore(ImageDetector):
 
     summary: ClassVar[str] = "pretrained patch features, coreset memory bank (deepad[vision])"
     needs_rgb: ClassVar[bool] = True
-    min_fit_images: ClassVar[int] = 1
+    min_fit_units: ClassVar[int] = 1
     _size_multiple: ClassVar[int] = 16
 
     def __init__(
@@ -103,11 +103,11 @@ class PatchCore(ImageDetector):
         maps = gaussian_blur(maps, float(self.blur_sigma))[:, 0]
         return maps.flatten(1).max(dim=1).values.double().numpy(), maps.numpy()
 
-    def _export_images(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def _export_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta = {"grid": self.grid_, "backbone_sha256": self.backbone_sha256_}
         return meta, {"memory_bank": self.memory_bank_.numpy()}
 
-    def _import_images(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    def _import_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         installed = weights_sha256(self.backbone)
         if installed != meta["backbone_sha256"]:
             raise ValueError(
