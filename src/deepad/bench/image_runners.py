@@ -31,7 +31,7 @@ from deepad.bench.series_data import data_root
 from deepad.bench.store import environment
 from deepad.io.images import as_images, read_mask
 from deepad.metrics import auroc
-from deepad.models.patchcore.torch_model import gaussian_blur
+from deepad.models.image_base import blurred_maps_and_scores
 
 DEFECT_CLASSES = ("MT_Blowhole", "MT_Break", "MT_Crack", "MT_Fray")
 TRAIN_SHARE = 0.7
@@ -74,15 +74,14 @@ class PixelZScore:
         self.blur_sigma = blur_sigma
 
     def fit(self, paths: Sequence[Path]) -> PixelZScore:
-        pixels = as_images(list(paths), self.image_size, 1).pixels
+        pixels = self.read(paths)
         self.mean_ = pixels.mean(axis=0)
         self.std_ = pixels.std(axis=0) + 1e-3
         return self
 
     def score_pixels(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z = torch.from_numpy(np.abs((pixels - self.mean_) / self.std_))
-        maps = gaussian_blur(z, self.blur_sigma)[:, 0]
-        return maps.flatten(1).max(dim=1).values.double().numpy(), maps.numpy()
+        return blurred_maps_and_scores(z, self.blur_sigma)
 
     def read(self, paths: Sequence[Path]) -> np.ndarray:
         return as_images(list(paths), self.image_size, 1).pixels

@@ -14,20 +14,24 @@ uniform), scoring in chunks of ``batch_images`` so memory stays bounded, and bun
 Images labelled 1 in ``y`` are kept out of training *and* calibration (a defect in a
 memory bank would hide its kind).
 
-Subclasses implement ``_fit_images(pixels)``, ``_score_images(pixels) -> (scores, maps)``
-on float32 (n, channels, size, size) arrays in [0, 1], and ``_export_state`` /
+Subclasses implement ``_fit_images(pixels)`` and ``_raw_maps(pixels)`` (the unblurred
+anomaly map, a (n, 1, size, size) tensor) on float32 (n, channels, size, size) arrays in
+[0, 1], and ``_export_state`` /
 ``_import_state`` for their learned state (``deepad.models.unit_base``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
 from deepad.io.images import Images, as_images, detect_channels, iter_images
 from deepad.models.unit_base import UnitDetector
+from deepad.nn.filters import gaussian_blur
 
 #: images scored per chunk
 CHUNK_IMAGES = 32
@@ -61,7 +65,7 @@ class ImageDetector(UnitDetector):
         images out of both.
         """
         self._check_params()
-        size = self._image_size()
+        size = int(self.image_size)
         channels = 3 if self.needs_rgb else detect_channels(X, pattern)
         images = as_images(X, size, channels, pattern)
         fit_rows, calibration_rows = self._split_units(len(images), y, calibration_size)
@@ -75,7 +79,7 @@ class ImageDetector(UnitDetector):
         self.training_rows_ = len(images)
         self.training_fingerprint_ = _fingerprint(images)
         self._fit_images(images.pixels[fit_rows])
-        scores, _ = self._score_chunked(images.pixels)
+        scores, _ = self._score_chunked(images.pixels, keep_maps=False)
         self.decision_scores_ = scores
         self.calibration_rows_ = calibration_rows
         self._start_calibration(scores[calibration_rows], scores[fit_rows])
@@ -116,11 +120,13 @@ class ImageDetector(UnitDetector):
     def _fit_images(self, pixels: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _score_images(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _raw_maps(self, pixels: np.ndarray) -> torch.Tensor:
         raise NotImplementedError
 
     # ------------------------------------------------------------- helpers
-    def _image_size(self) -> int:
+    def _check_params(self) -> None:
+        """``image_size`` and ``blur_sigma`` (every image detector has both), then the rest."""
+        super()._check_params()
         size = self.image_size
         is_int = isinstance(size, (int, np.integer)) and not isinstance(size, bool)
         if not is_int or not 32 <= size <= 1024:
@@ -130,38 +136,53 @@ class ImageDetector(UnitDetector):
             raise ValueError(
                 f"{type(self).__name__} needs image_size divisible by {stride}, got {size}"
             )
-        return int(size)
+        sigma = self.blur_sigma
+        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 <= sigma <= 32:
+            raise ValueError(f"blur_sigma must be in [0, 32] pixels, got {sigma!r}")
 
     def _images(self, X: Any) -> Images:
         self._check_fitted()
         return as_images(X, self.image_size_, self.channels_, self.pattern_)
 
+    def _score_images(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, maps) of one chunk: the raw maps blurred (``blur_sigma``), score = max."""
+        return blurred_maps_and_scores(self._raw_maps(pixels), float(self.blur_sigma))
+
     def _score_source(self, X: Any, keep_maps: bool) -> tuple[Any, ...]:
         """(scores, maps or None, names, original sizes) of the images of ``X``, read and
         scored one chunk at a time."""
         self._check_fitted()
-        scores, maps, names, sizes = [], [], [], []
-        for chunk in iter_images(X, self.image_size_, self.channels_, self.pattern_, CHUNK_IMAGES):
-            chunk_scores, chunk_maps = self._score_images(chunk.pixels)
-            scores.append(np.asarray(chunk_scores, dtype=np.float64))
-            if keep_maps:
-                maps.append(np.asarray(chunk_maps, dtype=np.float32))
-            names += chunk.names
-            sizes += chunk.sizes
-        return (
-            np.concatenate(scores),
-            np.concatenate(maps) if keep_maps else None,
-            names,
-            sizes,
-        )
+        names: list[str] = []
+        sizes: list[tuple[int, int]] = []
 
-    def _score_chunked(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def pixels() -> Iterator[np.ndarray]:  # reads a chunk only when it is scored
+            for chunk in iter_images(
+                X, self.image_size_, self.channels_, self.pattern_, CHUNK_IMAGES
+            ):
+                names.extend(chunk.names)
+                sizes.extend(chunk.sizes)
+                yield chunk.pixels
+
+        scores, maps = self._score_all(pixels(), keep_maps)
+        return scores, maps, names, sizes
+
+    def _score_chunked(
+        self, pixels: np.ndarray, keep_maps: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(scores, maps or None) of in-memory pixels, ``CHUNK_IMAGES`` at a time."""
+        starts = range(0, len(pixels), CHUNK_IMAGES)
+        return self._score_all((pixels[s : s + CHUNK_IMAGES] for s in starts), keep_maps)
+
+    def _score_all(
+        self, chunks: Iterable[np.ndarray], keep_maps: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         scores, maps = [], []
-        for start in range(0, len(pixels), CHUNK_IMAGES):
-            chunk_scores, chunk_maps = self._score_images(pixels[start : start + CHUNK_IMAGES])
-            scores.append(np.asarray(chunk_scores, dtype=np.float64))
-            maps.append(np.asarray(chunk_maps, dtype=np.float32))
-        return np.concatenate(scores), np.concatenate(maps)
+        for pixels in chunks:
+            chunk_scores, chunk_maps = self._score_images(pixels)
+            scores.append(chunk_scores)
+            if keep_maps:
+                maps.append(chunk_maps)
+        return np.concatenate(scores), np.concatenate(maps) if keep_maps else None
 
     def _schema_state(self) -> dict[str, Any]:
         return {
@@ -175,6 +196,14 @@ class ImageDetector(UnitDetector):
         self.image_size_ = int(state["image_size"])
         self.channels_ = int(state["channels"])
         self.pattern_ = state.get("pattern")
+
+
+def blurred_maps_and_scores(raw: torch.Tensor, blur_sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Raw (n, 1, s, s) maps -> (scores float64 (n,), maps float32 (n, s, s)): the maps
+    Gaussian-blurred, each score the maximum of its map, so "map > threshold" is the
+    region that would flag the image by itself."""
+    maps = gaussian_blur(raw.float(), blur_sigma)[:, 0]
+    return maps.flatten(1).max(dim=1).values.double().numpy(), maps.numpy()
 
 
 def _fingerprint(images: Images) -> str:

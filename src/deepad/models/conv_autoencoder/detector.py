@@ -1,8 +1,9 @@
 """``ConvAutoEncoder``: the anomaly map is the per-pixel error of a convolutional autoencoder.
 
 ``ReconstructionImageDetector`` holds what every reconstruction-based image detector
-shares (params checks, training through ``deepad.nn.training.fit_module``, the map and
-score, bundles); ``ConvAutoEncoder`` and ``ConvVAE`` differ only in their network and loss.
+shares (params checks, training through ``deepad.nn.training.fit_module``, the raw
+reconstruction-error map, bundles; ``ImageDetector`` blurs it and takes its maximum as the
+score); ``ConvAutoEncoder`` and ``ConvVAE`` differ only in their network and loss.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from torch import nn
 from deepad.models.conv_autoencoder.torch_model import (
     LEVELS,
     ConvAutoEncoderNet,
-    reconstruction_maps,
+    reconstruction_errors,
 )
 from deepad.models.image_base import ImageDetector
 from deepad.nn.training import (
@@ -28,16 +29,12 @@ from deepad.nn.training import (
 )
 from deepad.nn.weights import load_module_arrays, module_arrays
 
-#: images per inference batch when scoring
-SCORE_BATCH = 32
-
 
 class ReconstructionImageDetector(ImageDetector):
     """Shared machinery of the image detectors scored by reconstruction error; not used
     directly. Subclasses give ``_build_module(architecture)`` (a module with
     ``reconstruct(images)``) and ``_loss(module, batch)``, and list their params."""
 
-    min_fit_units: ClassVar[int] = 2
     _size_multiple: ClassVar[int] = 2**LEVELS
     #: ``TrainingConfig`` fields for the auto schedule (epochs=None)
     _training_overrides: ClassVar[dict[str, Any]] = {"target_steps": 1000, "min_epochs": 5}
@@ -52,7 +49,6 @@ class ReconstructionImageDetector(ImageDetector):
     # ---------------------------------------------------------------- params
     def _check_params(self) -> None:
         super()._check_params()
-        self._image_size()
         check_training_params(self)
         for name in ("width", "latent_dim", "patience"):
             value = getattr(self, name)
@@ -60,9 +56,6 @@ class ReconstructionImageDetector(ImageDetector):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not isinstance(self.weight_decay, (int, float)) or not self.weight_decay >= 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        sigma = self.blur_sigma
-        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 <= sigma <= 32:
-            raise ValueError(f"blur_sigma must be in [0, 32] pixels, got {sigma!r}")
         try:
             resolve_device(self.device)  # ValueError when CUDA is asked for but absent
         except (RuntimeError, TypeError) as exc:
@@ -98,23 +91,16 @@ class ReconstructionImageDetector(ImageDetector):
             self.history_ = fit_module(module, self._loss, pixels, config)
         self.module_ = module.cpu().eval()
 
-    def _score_images(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _raw_maps(self, pixels: np.ndarray) -> torch.Tensor:
+        """Squared error per pixel, averaged over channels (the base blurs it)."""
         device = resolve_device(self.device)
         module = self.module_.to(device).eval()
-        maps = []
         try:
             with torch.inference_mode():
-                for start in range(0, len(pixels), SCORE_BATCH):
-                    batch = torch.from_numpy(
-                        np.ascontiguousarray(pixels[start : start + SCORE_BATCH])
-                    ).to(device)
-                    reconstructed = module.reconstruct(batch)
-                    maps.append(reconstruction_maps(batch, reconstructed, self.blur_sigma).cpu())
+                batch = torch.from_numpy(np.ascontiguousarray(pixels)).to(device)
+                return reconstruction_errors(batch, module.reconstruct(batch)).cpu()
         finally:
             self.module_ = module.cpu()
-        stacked = torch.cat(maps)
-        # the score is the map's maximum, so "map > threshold" is the region that flags it
-        return stacked.flatten(1).max(dim=1).values.double().numpy(), stacked.numpy()
 
     def _export_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"architecture": self.architecture_}, module_arrays(self.module_)

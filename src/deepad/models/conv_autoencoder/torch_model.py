@@ -13,8 +13,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepad.models.patchcore.torch_model import gaussian_blur
-
 #: stride-2 levels of the encoder (and decoder): image_size must be a multiple of 2**LEVELS
 LEVELS = 4
 
@@ -92,9 +90,6 @@ class ConvAutoEncoderNet(nn.Module):
         return self(images)
 
 
-def reconstruction_maps(
-    images: torch.Tensor, reconstructions: torch.Tensor, blur_sigma: float
-) -> torch.Tensor:
-    """Per-pixel squared error averaged over channels, Gaussian-blurred: (n, s, s)."""
-    errors = ((reconstructions - images) ** 2).mean(dim=1, keepdim=True)
-    return gaussian_blur(errors, blur_sigma)[:, 0]
+def reconstruction_errors(images: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tensor:
+    """Per-pixel squared error averaged over channels: (n, 1, s, s)."""
+    return ((reconstructions - images) ** 2).mean(dim=1, keepdim=True)

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from deepad.models.image_base import ImageDetector
 from deepad.models.patchcore.torch_model import (
     PatchEmbedder,
-    gaussian_blur,
     greedy_coreset,
     nearest_distances,
 )
@@ -74,9 +73,6 @@ class PatchCore(ImageDetector):
             )
         if not isinstance(self.coreset_ratio, (int, float)) or not 0 < self.coreset_ratio <= 1:
             raise ValueError(f"coreset_ratio must be in (0, 1], got {self.coreset_ratio!r}")
-        if not isinstance(self.blur_sigma, (int, float)) or not 0 <= self.blur_sigma <= 32:
-            raise ValueError(f"blur_sigma must be in [0, 32] pixels, got {self.blur_sigma!r}")
-        self._image_size()
 
     # --------------------------------------------------------------- hooks
     def _fit_images(self, pixels: np.ndarray) -> None:
@@ -93,15 +89,17 @@ class PatchCore(ImageDetector):
         self.memory_bank_ = features[chosen].contiguous()
         self.backbone_sha256_ = weights_sha256(self.backbone)
 
-    def _score_images(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _raw_maps(self, pixels: np.ndarray) -> torch.Tensor:
         patches = self._embed(self._embedder(), pixels)
         n, grid = patches.shape[0], patches.shape[1]
         distances = nearest_distances(patches.reshape(-1, patches.shape[-1]), self.memory_bank_)
-        maps = distances.reshape(n, 1, grid, grid)
         size = self.image_size_
-        maps = F.interpolate(maps, size=(size, size), mode="bilinear", align_corners=False)
-        maps = gaussian_blur(maps, float(self.blur_sigma))[:, 0]
-        return maps.flatten(1).max(dim=1).values.double().numpy(), maps.numpy()
+        return F.interpolate(
+            distances.reshape(n, 1, grid, grid),
+            size=(size, size),
+            mode="bilinear",
+            align_corners=False,
+        )
 
     def _export_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta = {"grid": self.grid_, "backbone_sha256": self.backbone_sha256_}

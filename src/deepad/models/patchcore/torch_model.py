@@ -79,16 +79,3 @@ def greedy_coreset(
         distance = norms - 2.0 * (reduced @ reduced[current]) + norms[current]
         torch.minimum(nearest, distance, out=nearest)
     return chosen
-
-
-def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (n, 1, h, w) maps, reflect-padded; sigma 0 = unchanged."""
-    if sigma <= 0:
-        return maps
-    radius = round(4 * sigma)
-    radius = min(radius, maps.shape[-1] - 1, maps.shape[-2] - 1)
-    offsets = torch.arange(-radius, radius + 1, dtype=maps.dtype)
-    kernel = torch.exp(-(offsets**2) / (2 * sigma * sigma))
-    kernel = kernel / kernel.sum()
-    maps = F.conv2d(F.pad(maps, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
-    return F.conv2d(F.pad(maps, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
