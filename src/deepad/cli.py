@@ -172,6 +172,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
     if args.model is None and args.modality != "image":
         raise UsageError("--model is required for tables and series (see `deepad models`)")
+    if args.confidence is not None and args.fpr is None:
+        raise UsageError("--confidence goes with --fpr")
     cls = get_detector_class(args.model or "PatchCore")
     if args.modality and cls.modality != args.modality:
         raise UsageError(
@@ -204,8 +206,6 @@ def cmd_fit(args: argparse.Namespace) -> None:
     labels = None
     if args.label_column:
         labels = _read_labels(frame[args.label_column], args.label_column, cls.uses_labels)
-    if args.confidence is not None and args.fpr is None:
-        raise UsageError("--confidence goes with --fpr")
     detector = cls(**params)
     calibration_size = _read_calibration_size(args.calibration_size)
     start = time.perf_counter()
@@ -220,10 +220,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
     else:
         detector.fit(features, labels, calibration_size=calibration_size)
     seconds = time.perf_counter() - start
-    if args.fpr is not None:
-        detector.set_threshold(fpr=args.fpr, confidence=args.confidence)
-    elif args.fdr is not None:
-        detector.set_threshold(fdr=args.fdr)
+    apply_threshold_options(detector, args)
     known = labels >= 0 if labels is not None else None
     if known is not None and 0 < labels[known].sum() < known.sum():
         scores = detector.decision_scores_[known]
@@ -249,6 +246,25 @@ def cmd_fit(args: argparse.Namespace) -> None:
     for name, value in getattr(detector, "metrics_", {}).items():
         print(f"{name}: {value:.4f}")
     print(f"bundle written to {bundle}")
+
+
+def apply_threshold_options(detector: Any, args: argparse.Namespace) -> None:
+    """``deepad fit --fpr ALPHA [--confidence C]`` or ``--fdr Q``: the rule saved in the bundle."""
+    if args.fpr is not None:
+        detector.set_threshold(fpr=args.fpr, confidence=args.confidence)
+    elif args.fdr is not None:
+        detector.set_threshold(fdr=args.fdr)
+
+
+def refuse_options(args: argparse.Namespace, flags: dict[str, str], why: str) -> None:
+    """UsageError naming the first of ``flags`` (option -> attribute) that was given."""
+    for flag, attribute in flags.items():
+        if getattr(args, attribute, None):
+            raise UsageError(f"{flag} {why}")
+
+
+#: what one row of each modality's output is, for messages
+_UNITS = {"table": "table rows", "series": "time steps", "image": "images", "log": "sessions"}
 
 
 def _load_bundle(args: argparse.Namespace) -> Any:
@@ -280,27 +296,22 @@ def cmd_score(args: argparse.Namespace) -> None:
         _score_exported(args)
         return
     detector = _load_bundle(args)
+    scores_what = _UNITS[detector.modality]
+    if args.continue_stream and detector.modality != "series":
+        raise UsageError(f"--continue is for series bundles; this bundle scores {scores_what}")
+    if args.maps and detector.modality != "image":
+        raise UsageError(f"--maps is for image bundles; this bundle scores {scores_what}")
     if detector.modality == "image":
         from deepad.cli_images import score_images
 
-        if args.continue_stream:
-            raise UsageError("--continue is for series bundles; this bundle scores images")
         score_images(args, detector)
         return
-    if args.maps:
-        raise UsageError("--maps is for image bundles")
     if detector.modality == "log":
         from deepad.cli_logs import score_sessions
 
-        if args.continue_stream:
-            raise UsageError("--continue is for series bundles; this bundle scores sessions")
         score_sessions(args, detector)
         return
-    if args.maps:
-        raise UsageError("--maps is for image bundles; this bundle scores table rows")
     detector, lineage, frame = _load_inputs(args, detector)
-    if args.continue_stream and detector.modality != "series":
-        raise UsageError("--continue is for series bundles; this bundle scores table rows")
     if args.continue_stream:  # the file follows the training series (or the saved stream)
         scores = detector.process(frame, learn=False)
     else:
@@ -421,7 +432,6 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
         if args.out is None:
             raise UsageError("explaining images needs --out FILE (.csv or .parquet)")
-        args.fpr = args.fdr = None
         score_images(args, detector, top=args.top)
         return
     detector, lineage, frame = _load_inputs(args, detector)

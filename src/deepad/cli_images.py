@@ -18,15 +18,18 @@ import pandas as pd
 
 def fit_images(args: argparse.Namespace, cls: type, params: dict[str, Any]) -> None:
     """``deepad fit`` for an image detector."""
-    from deepad.cli import UsageError, _read_calibration_size
+    from deepad.cli import (
+        UsageError,
+        _read_calibration_size,
+        apply_threshold_options,
+        refuse_options,
+    )
 
-    for flag, value in (
-        ("--label-column", args.label_column),
-        ("--time-column", args.time_column),
-        ("--exclude", args.exclude),
-    ):
-        if value:
-            raise UsageError(f"{flag} is for tables and series; image detectors read folders")
+    refuse_options(
+        args,
+        {"--label-column": "label_column", "--time-column": "time_column", "--exclude": "exclude"},
+        "is for tables and series; image detectors read folders",
+    )
     if not Path(args.data).is_dir():
         raise UsageError(f"image detectors fit on a folder of good images; {args.data} is not one")
     detector = cls(**params)
@@ -37,10 +40,7 @@ def fit_images(args: argparse.Namespace, cls: type, params: dict[str, Any]) -> N
         calibration_size=_read_calibration_size(args.calibration_size),
     )
     seconds = time.perf_counter() - start
-    if args.fpr is not None:
-        detector.set_threshold(fpr=args.fpr, confidence=args.confidence)
-    elif args.fdr is not None:
-        detector.set_threshold(fdr=args.fdr)
+    apply_threshold_options(detector, args)
     bundle = detector.save(
         args.out,
         source=str(Path(args.data).resolve()),
@@ -57,21 +57,16 @@ def fit_images(args: argparse.Namespace, cls: type, params: dict[str, Any]) -> N
     print(f"bundle written to {bundle}")
 
 
-def image_results(detector: Any, data: str, top: int) -> tuple[pd.DataFrame, Any]:
-    """One row per image of ``data``: image, then the explanation's columns."""
-    if not Path(data).exists():
-        raise FileNotFoundError(f"no such image file or folder: {data}")
-    explanation = detector.explain(data, top=top)
-    return explanation.top(), explanation
-
-
 def score_images(args: argparse.Namespace, detector: Any, top: int = 1) -> None:
     """``deepad score`` / ``deepad explain`` with an image bundle."""
     from deepad.cli import _decisions, _write_table
     from deepad.io.images import image_paths
 
-    table, explanation = image_results(detector, args.data, top)
-    decisions = _decisions(detector.calibrator_, explanation.scores, args.fpr, args.fdr)
+    explanation = detector.explain(args.data, top=top)  # no such file: FileNotFoundError
+    table = explanation.top()
+    # `deepad explain` has no --fpr / --fdr: the bundle's rule
+    fpr, fdr = getattr(args, "fpr", None), getattr(args, "fdr", None)
+    decisions = _decisions(detector.calibrator_, explanation.scores, fpr, fdr)
     result = pd.concat(
         [table[["image"]], decisions, table.drop(columns=["image", "score", "flagged"])], axis=1
     )

@@ -13,24 +13,23 @@ import pandas as pd
 
 def fit_sessions(args: argparse.Namespace, cls: type, params: dict[str, Any]) -> None:
     """``deepad fit SESSIONS --model DeepLog``."""
-    from deepad.cli import UsageError, _read_calibration_size
+    from deepad.cli import _read_calibration_size, apply_threshold_options, refuse_options
 
-    for flag, value in (
-        ("--label-column", args.label_column),
-        ("--time-column", args.time_column),
-        ("--exclude", args.exclude),
-        ("--pattern", args.pattern),
-    ):
-        if value:
-            raise UsageError(f"{flag} does not apply to session files")
+    refuse_options(
+        args,
+        {
+            "--label-column": "label_column",
+            "--time-column": "time_column",
+            "--exclude": "exclude",
+            "--pattern": "pattern",
+        },
+        "does not apply to session files",
+    )
     detector = cls(**params)
     start = time.perf_counter()
     detector.fit(args.data, calibration_size=_read_calibration_size(args.calibration_size))
     seconds = time.perf_counter() - start
-    if args.fpr is not None:
-        detector.set_threshold(fpr=args.fpr, confidence=args.confidence)
-    elif args.fdr is not None:
-        detector.set_threshold(fdr=args.fdr)
+    apply_threshold_options(detector, args)
     bundle = detector.save(
         args.out, source=str(Path(args.data).resolve()), fit_seconds=round(seconds, 3)
     )
