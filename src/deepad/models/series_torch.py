@@ -31,6 +31,7 @@ from deepad.nn.training import (
     fit_module,
     resolve_device,
     seeded,
+    training_config,
 )
 from deepad.nn.weights import load_module_arrays, module_arrays
 from deepad.preprocess.series import left_pad
@@ -98,19 +99,9 @@ class TorchSeriesDetector(SeriesDetector):
     def _config(self, seed: int, epochs: int | None = None) -> TrainingConfig:
         settings: dict[str, Any] = {"target_steps": self._target_steps, "min_epochs": 3}
         settings.update(self._training_overrides)
-        return TrainingConfig(
-            epochs=epochs if epochs is not None else self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay,
-            validation_fraction=self.validation_fraction,
-            patience=self.patience,
-            seed=seed,
-            device=self.device,
-            verbose=self.verbose,
-            description=type(self).__name__,
-            **settings,
-        )
+        if epochs is not None:
+            settings["epochs"] = epochs
+        return training_config(self, seed, **settings)
 
     def _window_loss(self, module: nn.Module, rows: torch.Tensor) -> torch.Tensor:
         return self._loss(module, rows.view(len(rows), self._input_length(), -1))

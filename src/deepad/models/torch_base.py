@@ -26,6 +26,7 @@ from deepad.nn.training import (
     predict_batched,
     resolve_device,
     seeded,
+    training_config,
 )
 from deepad.nn.weights import load_module_arrays, module_arrays
 
@@ -108,18 +109,8 @@ class TorchDetector(BaseDetector):
 
     # -------------------------------------------------------------- training
     def _training_config(self, seed: int, description: str | None = None) -> TrainingConfig:
-        return TrainingConfig(
-            epochs=None if self.epochs is None else int(self.epochs),
-            batch_size=None if self.batch_size is None else int(self.batch_size),
-            learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay,
-            validation_fraction=self.validation_fraction,
-            patience=self.patience,
-            seed=seed,
-            device=self.device,
-            verbose=self.verbose,
-            description=description or type(self).__name__,
-            **self._training_overrides,
+        return training_config(
+            self, seed, description=description or type(self).__name__, **self._training_overrides
         )
 
     def _fit_features(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:

@@ -15,6 +15,7 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -78,6 +79,32 @@ class TrainingHistory:
     validation_loss: list[float] = field(default_factory=list)
     best_epoch: int = 0
     epochs_run: int = 0
+
+
+#: ``TrainingConfig`` fields a detector sets from its params of the same name, when it has them
+_CONFIG_PARAMS = (
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "validation_fraction",
+    "patience",
+    "device",
+    "verbose",
+)
+
+
+def training_config(detector: Any, seed: int, **settings: Any) -> TrainingConfig:
+    """The ``TrainingConfig`` of a detector: its training params (those it has), the seed,
+    its class name as description, then ``settings`` (which win)."""
+    params = detector.get_params(deep=False)
+    values: dict[str, Any] = {name: params[name] for name in _CONFIG_PARAMS if name in params}
+    for name in ("epochs", "batch_size"):
+        if values.get(name) is not None:
+            values[name] = int(values[name])
+    values.update(seed=seed, description=type(detector).__name__)
+    values.update(settings)
+    return TrainingConfig(**values)
 
 
 def check_training_params(

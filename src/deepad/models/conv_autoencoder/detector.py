@@ -21,11 +21,11 @@ from deepad.models.conv_autoencoder.torch_model import (
 )
 from deepad.models.image_base import ImageDetector
 from deepad.nn.training import (
-    TrainingConfig,
     check_training_params,
     fit_module,
     resolve_device,
     seeded,
+    training_config,
 )
 from deepad.nn.weights import load_module_arrays, module_arrays
 
@@ -73,19 +73,7 @@ class ReconstructionImageDetector(ImageDetector):
             "width": int(self.width),
             "latent_dim": int(self.latent_dim),
         }
-        config = TrainingConfig(
-            epochs=None if self.epochs is None else int(self.epochs),
-            batch_size=None if self.batch_size is None else int(self.batch_size),
-            learning_rate=float(self.learning_rate),
-            weight_decay=float(self.weight_decay),
-            validation_fraction=float(self.validation_fraction),
-            patience=int(self.patience),
-            seed=seed,
-            device=self.device,
-            verbose=self.verbose,
-            description=type(self).__name__,
-            **self._training_overrides,
-        )
+        config = training_config(self, seed, **self._training_overrides)
         with seeded(seed):
             module = self._build_module(self.architecture_)
             self.history_ = fit_module(module, self._loss, pixels, config)

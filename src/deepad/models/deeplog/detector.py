@@ -9,7 +9,7 @@ import torch
 
 from deepad.models.deeplog.torch_model import NextEventLSTM
 from deepad.models.log_base import END, PAD, UNKNOWN, LogDetector
-from deepad.nn.training import TrainingConfig, check_training_params, fit_module, seeded
+from deepad.nn.training import check_training_params, fit_module, seeded, training_config
 from deepad.nn.weights import load_module_arrays, module_arrays
 
 #: windows ranked per inference chunk
@@ -100,16 +100,7 @@ class DeepLog(LogDetector):
             "hidden": int(self.hidden_size),
             "layers": int(self.num_layers),
         }
-        config = TrainingConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=float(self.learning_rate),
-            validation_fraction=float(self.validation_fraction),
-            seed=seed,
-            description="DeepLog",
-            target_steps=3000,
-            min_epochs=3,
-        )
+        config = training_config(self, seed, target_steps=3000, min_epochs=3)
 
         def loss(
             module: NextEventLSTM, batch: torch.Tensor, next_tokens: torch.Tensor
@@ -131,15 +122,10 @@ class DeepLog(LogDetector):
             self.top_g_ = int(self.top_g)
 
     def _score_sessions(self, sessions: list[np.ndarray]) -> np.ndarray:
-        return np.bincount(*self._session_misses(sessions)[::-1], minlength=len(sessions)).astype(
-            np.float64
-        )
-
-    def _session_misses(self, sessions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """(miss 0/1 per window, session index per window)."""
+        """Misses per session: windows whose true next token ranks at or below top_g."""
         inputs, targets, owners = session_windows(sessions, int(self.window))
-        ranks = self._ranks(inputs, targets)
-        return (ranks >= self.top_g_).astype(np.float64), owners
+        misses = self._ranks(inputs, targets) >= self.top_g_
+        return np.bincount(owners, weights=misses, minlength=len(sessions))
 
     def _ranks(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """0-based rank of each true next token among the predictions (inf: unknown)."""
