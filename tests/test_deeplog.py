@@ -131,6 +131,6 @@ def test_cli_fit_and_score_session_files(tmp_path: Path, capsys: pytest.CaptureF
     import pandas as pd
 
     scores = pd.read_csv(out)
-    assert list(scores.columns) == ["session", "score", "p_value", "label"]
+    assert list(scores.columns) == ["session", "events", "score", "p_value", "label"]
     assert scores["score"].iloc[1] > scores["score"].iloc[0]
     assert main(["score", str(bundle), str(new), "--out", str(out), "--continue"]) == 2

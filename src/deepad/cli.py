@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from deepad._version import __version__
+from deepad.cli_logs import LOG_FLAGS, add_log_options
 
 
 class UsageError(Exception):
@@ -170,11 +171,11 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from deepad.io.tables import read_table
     from deepad.models import get_detector_class
 
-    if args.model is None and args.modality != "image":
+    if args.model is None and args.modality not in _DEFAULT_MODELS:
         raise UsageError("--model is required for tables and series (see `deepad models`)")
     if args.confidence is not None and args.fpr is None:
         raise UsageError("--confidence goes with --fpr")
-    cls = get_detector_class(args.model or "PatchCore")
+    cls = get_detector_class(args.model or _DEFAULT_MODELS[args.modality])
     if args.modality and cls.modality != args.modality:
         raise UsageError(
             f"{cls.__name__} is a {cls.modality} detector, not {args.modality}; see `deepad models`"
@@ -185,6 +186,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
         raise UsageError(
             f"{cls.__name__} has no parameter(s) {unknown}; it takes: {sorted(cls().get_params())}"
         )
+    if cls.modality != "log":
+        refuse_options(args, LOG_FLAGS, f"applies to log detectors; {cls.__name__} is not one")
     if cls.modality == "image":
         from deepad.cli_images import fit_images
 
@@ -262,6 +265,9 @@ def refuse_options(args: argparse.Namespace, flags: dict[str, str], why: str) ->
         if getattr(args, attribute, None):
             raise UsageError(f"{flag} {why}")
 
+
+#: the detector ``deepad fit --modality M`` uses when --model is not given
+_DEFAULT_MODELS = {"image": "PatchCore", "log": "DeepLog"}
 
 #: what one row of each modality's output is, for messages
 _UNITS = {"table": "table rows", "series": "time steps", "image": "images", "log": "sessions"}
@@ -427,6 +433,11 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_explain(args: argparse.Namespace) -> None:
     _check_top_option(args.top)
     detector = _load_bundle(args)
+    if detector.modality == "log":
+        from deepad.cli_logs import explain_sessions
+
+        explain_sessions(args, detector)
+        return
     if detector.modality == "image":
         from deepad.cli_images import score_images
 
@@ -882,6 +893,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --fpr: a stricter threshold whose false-positive rate is <= ALPHA for a "
         "share C of calibration draws (e.g. 0.9), not only on average",
     )
+    add_log_options(fit)
     fit.add_argument(
         "--time-column",
         metavar="COLUMN",

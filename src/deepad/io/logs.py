@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 _SEPARATORS = re.compile(r"[\s,]+")
 
@@ -24,7 +25,10 @@ def _parse_line(text: str, where: str) -> np.ndarray:
         return np.asarray([int(t) for t in tokens], dtype=np.int64)
     except ValueError:
         bad = next(t for t in tokens if not t.lstrip("-").isdigit())
-        raise ValueError(f"{where}: event ids must be integers, got {bad!r}") from None
+        raise ValueError(
+            f"{where}: event ids must be integers, got {bad!r}; for raw log lines give the "
+            "detector a session rule (session_regex or session_window)"
+        ) from None
 
 
 def as_sessions(X: Any) -> list[np.ndarray]:
@@ -57,3 +61,32 @@ def as_sessions(X: Any) -> list[np.ndarray]:
     if not sessions:
         raise ValueError("no sessions given")
     return sessions
+
+
+def read_templates(templates: Any) -> dict[int, str]:
+    """Event id -> template text, from a mapping or a CSV whose first two columns are the
+    id (``5`` or loghub's ``E5``) and the template; None gives no templates."""
+    if templates is None:
+        return {}
+    if isinstance(templates, (str, Path)):
+        path = Path(templates)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such templates file: {path}")
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if frame.shape[1] < 2:
+            raise ValueError(f"{path}: a templates CSV needs an id column and a template column")
+        pairs = zip(frame.iloc[:, 0], frame.iloc[:, 1], strict=True)
+        where = str(path)
+    elif isinstance(templates, dict):
+        pairs, where = templates.items(), "templates"
+    else:
+        raise ValueError(
+            f"templates must be a mapping or a CSV path, got {type(templates).__name__}"
+        )
+    out = {}
+    for key, text in pairs:
+        digits = re.fullmatch(r"[A-Za-z]*(-?\d+)", str(key).strip())
+        if digits is None:
+            raise ValueError(f"{where}: template id {key!r} is not an event id like 5 or E5")
+        out[int(digits.group(1))] = str(text)
+    return out

@@ -15,6 +15,7 @@ from deepad.models.deeplog import DeepLog
 from deepad.models.devnet import DevNet
 from deepad.models.dte import DTE
 from deepad.models.ecod import ECOD
+from deepad.models.event_counts import EventCounts
 from deepad.models.goad import GOAD
 from deepad.models.iforest import IsolationForest
 from deepad.models.knn import KNN
@@ -71,7 +72,7 @@ IMAGE_DETECTORS: dict[str, type[BaseDetector]] = {
 }
 
 #: the log detectors by class name (one score per session of event ids)
-LOG_DETECTORS: dict[str, type[BaseDetector]] = {cls.__name__: cls for cls in (DeepLog,)}
+LOG_DETECTORS: dict[str, type[BaseDetector]] = {cls.__name__: cls for cls in (DeepLog, EventCounts)}
 
 #: every detector by class name; bundles may only name classes listed here
 DETECTORS: dict[str, type[BaseDetector]] = {
@@ -114,6 +115,7 @@ __all__ = [
     "DeepSAD",
     "DeepSVDD",
     "DevNet",
+    "EventCounts",
     "HybridDiscord",
     "IsolationForest",
     "LSTMAutoEncoder",

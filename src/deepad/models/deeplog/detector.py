@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from deepad.models.deeplog.torch_model import NextEventLSTM
-from deepad.models.log_base import END, PAD, UNKNOWN, LogDetector
+from deepad.models.log_base import END, FIRST_EVENT, PAD, UNKNOWN, LogDetector
 from deepad.nn.training import check_training_params, fit_module, seeded, training_config
 from deepad.nn.weights import load_module_arrays, module_arrays
 
@@ -58,6 +58,12 @@ class DeepLog(LogDetector):
         validation_fraction: float = 0.1,
         contamination: float = 0.1,
         random_state: int | None = 0,
+        session_regex: str | None = None,
+        session_window: int | str | None = None,
+        session_step: int | str | None = None,
+        time_regex: str | None = None,
+        content_regex: str | None = None,
+        templates: dict | str | None = None,
     ) -> None:
         self.window = window
         self.top_g = top_g
@@ -71,6 +77,12 @@ class DeepLog(LogDetector):
         self.validation_fraction = validation_fraction
         self.contamination = contamination
         self.random_state = random_state
+        self.session_regex = session_regex
+        self.session_window = session_window
+        self.session_step = session_step
+        self.time_regex = time_regex
+        self.content_regex = content_regex
+        self.templates = templates
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -127,17 +139,48 @@ class DeepLog(LogDetector):
         misses = self._ranks(inputs, targets) >= self.top_g_
         return np.bincount(owners, weights=misses, minlength=len(sessions))
 
-    def _ranks(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """0-based rank of each true next token among the predictions (inf: unknown)."""
+    def _ranks(
+        self, inputs: np.ndarray, targets: np.ndarray, expected: int = 0
+    ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+        """0-based rank of each true next token among the predictions (inf: unknown), and
+        with ``expected`` > 0 also the ``expected`` best-ranked tokens of each window."""
         ranks = np.empty(len(targets), dtype=np.float64)
+        best = np.empty((len(targets), expected), dtype=np.int64)
         with torch.inference_mode():
             for start in range(0, len(targets), _CHUNK):
                 logits = self.module_(torch.from_numpy(inputs[start : start + _CHUNK]))
                 chunk_targets = torch.from_numpy(targets[start : start + _CHUNK])
                 true = logits.gather(1, chunk_targets[:, None])
                 ranks[start : start + _CHUNK] = (logits > true).sum(dim=1).double().numpy()
+                if expected:
+                    best[start : start + _CHUNK] = logits.topk(expected, dim=1).indices.numpy()
         ranks[targets == UNKNOWN] = np.inf
-        return ranks
+        return (ranks, best) if expected else ranks
+
+    def _explain_tokens(self, sessions: list[np.ndarray]) -> list[tuple[int, int, int, float, str]]:
+        """Each miss contributes 1: the event, its rank, and the events expected instead."""
+        inputs, targets, owners = session_windows(sessions, int(self.window))
+        ranks, best = self._ranks(inputs, targets, expected=min(3, self.vocabulary_size))
+        first_window = np.concatenate([[0], np.cumsum([len(s) + 1 for s in sessions])[:-1]])
+        positions = np.arange(len(targets)) - first_window[owners]
+        rows = []
+        for w in np.flatnonzero(ranks >= self.top_g_):
+            if np.isinf(ranks[w]):
+                detail = "an event never seen in training"
+            else:
+                guesses = "; ".join(repr(self._token_text(t)) for t in best[w])
+                detail = (
+                    f"ranked {int(ranks[w]) + 1}, outside the top {self.top_g_}; expected {guesses}"
+                )
+            rows.append((int(owners[w]), int(positions[w]), int(targets[w]), 1.0, detail))
+        return rows
+
+    def _token_text(self, token: int) -> str:
+        if token == END:
+            return "(end of session)"
+        if token < FIRST_EVENT:
+            return "(padding)"
+        return self.template(int(self.events_[token - FIRST_EVENT]))
 
     def _export_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"architecture": self.architecture_, "top_g": self.top_g_}, module_arrays(
