@@ -16,8 +16,8 @@ import deepad
 from deepad.bench.image_runners import load_magnetic_tile, run_mtd
 from deepad.bundle import BundleError
 from deepad.cli import main
+from deepad.core.extras import MissingExtraError
 from deepad.io.images import as_images, detect_channels, image_paths, read_mask
-from deepad.nn.backbones import MissingExtraError
 
 TILES = Path(__file__).resolve().parents[2] / "shared/data/magnetic_tile"
 GOOD = sorted((TILES / "MT_Free" / "Imgs").glob("*.jpg"))

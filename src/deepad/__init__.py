@@ -51,6 +51,7 @@ __all__ = [
     "MatrixProfile",
     "PatchCore",
     "RollingZScore",
+    "SemanticLog",
     "SeriesTransformer",
     "__version__",
     "load",
@@ -110,5 +111,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         MatrixProfile,
         PatchCore,
         RollingZScore,
+        SemanticLog,
         SeriesTransformer,
     )

@@ -25,6 +25,7 @@ from deepad.models.matrix_profile import HybridDiscord, MatrixProfile
 from deepad.models.patchcore import PatchCore
 from deepad.models.pca import PCA
 from deepad.models.rolling_zscore import RollingZScore
+from deepad.models.semantic_log import SemanticLog
 from deepad.models.series_transformer import SeriesTransformer
 from deepad.models.tcn import TCN
 from deepad.models.usad import USAD
@@ -72,7 +73,9 @@ IMAGE_DETECTORS: dict[str, type[BaseDetector]] = {
 }
 
 #: the log detectors by class name (one score per session of event ids)
-LOG_DETECTORS: dict[str, type[BaseDetector]] = {cls.__name__: cls for cls in (DeepLog, EventCounts)}
+LOG_DETECTORS: dict[str, type[BaseDetector]] = {
+    cls.__name__: cls for cls in (DeepLog, SemanticLog, EventCounts)
+}
 
 #: every detector by class name; bundles may only name classes listed here
 DETECTORS: dict[str, type[BaseDetector]] = {
@@ -123,6 +126,7 @@ __all__ = [
     "MatrixProfile",
     "PatchCore",
     "RollingZScore",
+    "SemanticLog",
     "SeriesTransformer",
     "get_detector_class",
 ]

