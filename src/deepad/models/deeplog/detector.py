@@ -34,20 +34,25 @@ def session_windows(
 class DeepLog(LogDetector):
     """DeepLog (Du et al., CCS 2017): LSTM next-event prediction over log keys.
 
-    An LSTM reads the last ``window`` events of a session and ranks the possible next
-    ones; an event outside the top ``top_g`` is a miss. A session's score is its number of
-    misses, counting the end of the session as an event (a session cut short misses its
-    end) and every event never seen in training as a miss. ``top_g="auto"`` takes the
-    smallest g that covers ``coverage`` of the next events of normal sessions held out of
-    training (10% of them) with no miss at all, so g comes from training data alone.
+    An LSTM reads the last ``window`` events of a session and predicts the next one; an
+    event the model did not expect is a miss. A session's score is its number of misses,
+    counting the end of the session as an event (a session cut short misses its end) and
+    every event never seen in training as a miss.
+
+    What "expected" means: by default (``top_g=None``) an event is a miss when its
+    predicted probability is below a floor set on normal sessions held out of training
+    (10% of them): the highest floor under which ``coverage`` (99%) of them never fall.
+    ``top_g=g`` is the paper's rule instead: a miss is an event outside the g most likely
+    (ranks among near-zero probabilities are arbitrary, which made that rule swing with
+    the seed; see the README).
     """
 
-    summary: ClassVar[str] = "LSTM next-event prediction; score = events outside the top-g"
+    summary: ClassVar[str] = "LSTM next-event prediction; score = events it did not expect"
 
     def __init__(
         self,
         window: int = 10,
-        top_g: int | str = "auto",
+        top_g: int | None = None,
         coverage: float = 0.99,
         embedding_dim: int = 16,
         hidden_size: int = 64,
@@ -92,8 +97,8 @@ class DeepLog(LogDetector):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         g = self.top_g
-        if g != "auto" and (not isinstance(g, (int, np.integer)) or isinstance(g, bool) or g < 1):
-            raise ValueError(f"top_g must be a positive int or 'auto', got {g!r}")
+        if g is not None and (not isinstance(g, (int, np.integer)) or isinstance(g, bool) or g < 1):
+            raise ValueError(f"top_g must be a positive int or None, got {g!r}")
         if not isinstance(self.coverage, (int, float)) or not 0.5 <= self.coverage < 1:
             raise ValueError(f"coverage must be in [0.5, 1), got {self.coverage!r}")
 
@@ -102,7 +107,7 @@ class DeepLog(LogDetector):
         seed = self._seed()
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(sessions))
-        n_tune = len(sessions) // 10 if self.top_g == "auto" and len(sessions) >= 20 else 0
+        n_tune = len(sessions) // 10 if self.top_g is None and len(sessions) >= 20 else 0
         tune = [sessions[i] for i in order[:n_tune]]
         train = [sessions[i] for i in order[n_tune:]]
         inputs, targets, _ = self._windows(train)
@@ -123,55 +128,68 @@ class DeepLog(LogDetector):
             module = self._new_module()
             self.history_ = fit_module(module, loss, inputs, config, targets=targets)
         self.module_ = module.eval()
-        if self.top_g == "auto":  # smallest g leaving `coverage` of held-out sessions clean
+        self.top_g_ = None if self.top_g is None else int(self.top_g)
+        self.log_floor_ = -np.inf
+        if self.top_g is None:  # the highest floor `coverage` of held-out sessions stay above
             inputs, targets, owners = self._windows(tune or train)
-            ranks = self._ranks(inputs, targets)
-            ranks[~np.isfinite(ranks)] = 0.0  # events unseen in training miss at any g
-            worst = np.zeros(owners.max() + 1)
-            np.maximum.at(worst, owners, ranks)
-            self.top_g_ = int(np.quantile(worst, self.coverage, method="higher")) + 1
-        else:
-            self.top_g_ = int(self.top_g)
+            log_probs, _, _ = self._predict(inputs, targets)
+            worst = np.full(owners.max() + 1, np.inf)
+            np.minimum.at(worst, owners, log_probs)
+            self.log_floor_ = float(np.quantile(worst, 1 - self.coverage, method="lower"))
 
     def _score_sessions(self, sessions: list[np.ndarray]) -> np.ndarray:
-        """Misses per session: windows whose true next token ranks at or below top_g."""
+        """Misses per session."""
         inputs, targets, owners = self._windows(sessions)
-        misses = self._ranks(inputs, targets) >= self.top_g_
+        log_probs, ranks, _ = self._predict(inputs, targets)
+        misses = self._misses(log_probs, ranks)
         return np.bincount(owners, weights=misses, minlength=len(sessions))
 
-    def _ranks(
+    def _misses(self, log_probs: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        if self.top_g_ is not None:
+            return ranks >= self.top_g_
+        return log_probs < self.log_floor_
+
+    def _predict(
         self, inputs: np.ndarray, targets: np.ndarray, expected: int = 0
-    ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
-        """0-based rank of each true next token among the predictions (inf: unknown), and
-        with ``expected`` > 0 also the ``expected`` best-ranked tokens of each window."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per window: log-probability of the true next token and its 0-based rank (-inf
+        and inf for events unseen in training), and the ``expected`` likeliest tokens."""
+        log_probs = np.empty(len(targets), dtype=np.float64)
         ranks = np.empty(len(targets), dtype=np.float64)
         best = np.empty((len(targets), expected), dtype=np.int64)
         with torch.inference_mode():
             for start in range(0, len(targets), _CHUNK):
-                logits = self.module_(torch.from_numpy(inputs[start : start + _CHUNK]))
-                chunk_targets = torch.from_numpy(targets[start : start + _CHUNK])
-                true = logits.gather(1, chunk_targets[:, None])
-                ranks[start : start + _CHUNK] = (logits > true).sum(dim=1).double().numpy()
+                stop = start + _CHUNK
+                logits = torch.log_softmax(self.module_(torch.from_numpy(inputs[start:stop])), 1)
+                true = logits.gather(1, torch.from_numpy(targets[start:stop])[:, None])
+                log_probs[start:stop] = true[:, 0].double().numpy()
+                ranks[start:stop] = (logits > true).sum(dim=1).double().numpy()
                 if expected:
-                    best[start : start + _CHUNK] = logits.topk(expected, dim=1).indices.numpy()
-        ranks[targets == UNKNOWN] = np.inf
-        return (ranks, best) if expected else ranks
+                    best[start:stop] = logits.topk(expected, dim=1).indices.numpy()
+        unknown = targets == UNKNOWN
+        log_probs[unknown], ranks[unknown] = -np.inf, np.inf
+        return log_probs, ranks, best
 
     def _explain_tokens(self, sessions: list[np.ndarray]) -> list[tuple[int, int, int, float, str]]:
-        """Each miss contributes 1: the event, its rank, and the events expected instead."""
+        """Each miss contributes 1: the event, why it missed, and the events expected."""
         inputs, targets, owners = self._windows(sessions)
-        ranks, best = self._ranks(inputs, targets, expected=min(3, self.vocabulary_size))
+        log_probs, ranks, best = self._predict(inputs, targets, min(3, self.vocabulary_size))
         first_window = np.concatenate([[0], np.cumsum([len(s) + 1 for s in sessions])[:-1]])
         positions = np.arange(len(targets)) - first_window[owners]
         rows = []
-        for w in np.flatnonzero(ranks >= self.top_g_):
+        for w in np.flatnonzero(self._misses(log_probs, ranks)):
             if np.isinf(ranks[w]):
                 detail = "an event never seen in training"
             else:
                 guesses = "; ".join(repr(self._token_text(t)) for t in best[w])
-                detail = (
-                    f"ranked {int(ranks[w]) + 1}, outside the top {self.top_g_}; expected {guesses}"
-                )
+                if self.top_g_ is None:
+                    why = (
+                        f"probability {np.exp(log_probs[w]):.2g}, under the floor "
+                        f"{np.exp(self.log_floor_):.2g}"
+                    )
+                else:
+                    why = f"ranked {int(ranks[w]) + 1}, outside the top {self.top_g_}"
+                detail = f"{why}; expected {guesses}"
             rows.append((int(owners[w]), int(positions[w]), int(targets[w]), 1.0, detail))
         return rows
 
@@ -189,11 +207,13 @@ class DeepLog(LogDetector):
         return self.template(int(self.events_[token - FIRST_EVENT]))
 
     def _export_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return {"architecture": self.architecture_, "top_g": self.top_g_}, module_arrays(
-            self.module_
-        )
+        meta = {"architecture": self.architecture_, "top_g": self.top_g_}
+        if self.top_g_ is None and np.isfinite(self.log_floor_):
+            meta["log_probability_floor"] = self.log_floor_
+        return meta, module_arrays(self.module_)
 
     def _import_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.architecture_ = dict(meta["architecture"])
-        self.top_g_ = int(meta["top_g"])
+        self.top_g_ = None if meta["top_g"] is None else int(meta["top_g"])
+        self.log_floor_ = float(meta.get("log_probability_floor", -np.inf))
         self.module_ = load_module_arrays(self._new_module(), arrays).eval()
