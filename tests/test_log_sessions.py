@@ -83,7 +83,7 @@ def test_line_and_time_windows() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({}, "exactly one of session_regex and session_window"),
+        ({}, "exactly one session rule: session_regex, session_window or session_column"),
         ({"session_regex": BLOCK, "session_window": 5}, "exactly one"),
         ({"session_regex": "("}, "session_regex is not a valid regex"),
         ({"session_window": 0}, "session_window must be a positive number"),
@@ -199,6 +199,8 @@ def test_log_cli_fits_raw_logs_scores_and_explains(
     fit = ["fit", str(train), "--modality", "log", "--model", "EventCounts"]
     assert main([*fit, "--session-regex", BLOCK, "--out", str(bundle)]) == 0
     assert "templates learned from the raw lines" in capsys.readouterr().out
+    assert main(["info", str(bundle)]) == 0
+    assert "input logs:    raw lines (session_regex=" in capsys.readouterr().out
     out = tmp_path / "scores.csv"
     assert main(["score", str(bundle), str(new), "--out", str(out)]) == 0
     scores = pd.read_csv(out)
@@ -216,3 +218,25 @@ def test_log_cli_fits_raw_logs_scores_and_explains(
     table = ["fit", str(train), "--model", "PCA", "--session-regex", BLOCK, "--out", "y"]
     assert main(table) == 2
     assert "applies to log detectors" in capsys.readouterr().err
+
+
+def test_structured_logs_group_by_a_column(tmp_path: Path) -> None:
+    structured = pd.read_csv(DATA / "loghub_2k/HDFS/HDFS_2k.log_structured.csv")
+    structured["block"] = structured["Content"].str.extract(r"(blk_-?\d+)", expand=False)
+    path = tmp_path / "hdfs.parquet"
+    structured.to_parquet(path)
+    det = deepad.EventCounts(message_column="Content", session_column="block").fit(path)
+    sessions = det.read(structured)
+    by_regex = deepad.EventCounts(session_regex=r"(blk_-?\d+)").fit(structured["Content"].tolist())
+    assert len(sessions) == structured["block"].nunique()
+    assert sessions.keys[:3] == structured["block"].drop_duplicates().head(3).tolist()
+    assert np.array_equal(
+        det.decision_function(path), det.decision_function(structured)
+    )  # a file and a DataFrame read alike
+    assert len(by_regex.read(structured["Content"].tolist())) >= len(sessions)
+    with pytest.raises(ValueError, match=r"column\(s\) \['nope'\] not in the log table"):
+        deepad.EventCounts(message_column="nope", session_column="block").fit(path)
+    with pytest.raises(ValueError, match="also give message_column"):
+        deepad.EventCounts(session_column="block").fit(path)
+    with pytest.raises(ValueError, match="needs message_column"):
+        deepad.EventCounts(session_window=5).fit(structured)

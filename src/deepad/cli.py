@@ -504,7 +504,8 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(f"format:        {manifest['format_version']}")
     params = ", ".join(f"{k}={v!r}" for k, v in sorted(detector["params"].items()))
     print(f"params:        {params}")
-    print(f"training data: {training['rows']} rows, fingerprint {training['fingerprint'][:23]}")
+    units = {"image": "images", "log": "sessions"}.get(manifest["modality"], "rows")
+    print(f"training data: {training['rows']} {units}, fingerprint {training['fingerprint'][:23]}")
     threshold = manifest["threshold"]
     rule = threshold.get("rule", "contamination")
     level = threshold.get("level", threshold.get("contamination"))
@@ -520,6 +521,15 @@ def cmd_info(args: argparse.Namespace) -> None:
             f"{schema['channels']} channel(s)"
             + (f", files matching {schema['pattern']!r}" if schema.get("pattern") else "")
         )
+    elif manifest["modality"] == "log":
+        reader = schema.get("reader")
+        if reader is None:
+            print(f"input sessions: event ids, {len(schema['events'])} seen in training")
+        else:
+            rule = ", ".join(f"{k}={v!r}" for k, v in reader["options"].items() if v is not None)
+            print(
+                f"input logs:    raw lines ({rule}); {len(reader['parser']['clusters'])} templates"
+            )
     else:
         print("input columns:")
     for column in schema.get("columns", []):
@@ -837,7 +847,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     fit = commands.add_parser("fit", help="fit a detector on a CSV/Parquet table, save a bundle")
-    fit.add_argument("data", help="training data: .csv or .parquet, or a folder of good images")
+    fit.add_argument(
+        "data",
+        help="training data: .csv or .parquet, a folder of good images, or a log file (raw "
+        "lines with a session rule, or one session of event ids per line)",
+    )
     fit.add_argument(
         "--model",
         help="detector name (see `deepad models`); required except with --modality image "
@@ -906,7 +920,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "bundle", help="bundle directory written by `deepad fit`, or a `deepad export` folder"
     )
-    score.add_argument("data", help="data to score: .csv or .parquet, or an image folder or file")
+    score.add_argument(
+        "data", help="data to score: .csv or .parquet, an image folder or file, or a log file"
+    )
     score.add_argument(
         "--maps",
         metavar="DIR",
@@ -975,7 +991,7 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="name the columns behind each row's score, with typical values"
     )
     explain.add_argument("bundle", help="bundle directory written by `deepad fit`")
-    explain.add_argument("data", help="data to explain, .csv or .parquet")
+    explain.add_argument("data", help="data to explain: .csv or .parquet, or a log file")
     explain.add_argument(
         "--top", type=int, default=3, help="contributors listed per row (default 3)"
     )

@@ -18,6 +18,8 @@ LOG_FLAGS = {
     "--session-step": "session_step",
     "--time-regex": "time_regex",
     "--content-regex": "content_regex",
+    "--message-column": "message_column",
+    "--session-column": "session_column",
     "--templates": "templates",
 }
 

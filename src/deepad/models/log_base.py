@@ -1,10 +1,11 @@
 """``LogDetector``: the contract for log sessions, one score per session.
 
 ``fit(X)`` takes sessions of event ids (``deepad.io.logs``: a file with one session per
-line, a list of strings or of integer sequences), or raw log lines (a file or a list of
-strings) when the detector has a session rule (``session_regex`` or ``session_window``;
-see ``deepad.preprocess.log_sessions.LOG_OPTIONS``): then templates are learned with
-Drain and travel in the bundle.
+line, a list of strings or of integer sequences), or raw logs (a text file, a list of
+lines, or a table with ``message_column``) when the detector has a session rule
+(``session_regex``, ``session_window`` or ``session_column``; see
+``deepad.preprocess.log_sessions.LOG_OPTIONS``): then templates are learned with Drain
+and travel in the bundle.
 ``decision_function(X)`` scores each session, higher = more anomalous; ``read(X)`` gives
 the sessions themselves (keys, event ids, source lines) in the same order. The base
 maps event ids to tokens once for every log model: 0 = padding, 1 = an event never
@@ -186,13 +187,14 @@ class LogDetector(UnitDetector):
             "session_step": self.session_step,
             "time_regex": self.time_regex,
             "content_regex": self.content_regex,
+            "message_column": self.message_column,
+            "session_column": self.session_column,
         }
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.templates is not None and (
-            self.session_regex is not None or self.session_window is not None
-        ):
+        rules = (self.session_regex, self.session_window, self.session_column)
+        if self.templates is not None and any(rule is not None for rule in rules):
             raise ValueError("templates apply to id sessions; raw logs learn their own")
 
     def _schema_state(self) -> dict[str, Any]:

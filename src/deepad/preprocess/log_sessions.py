@@ -5,7 +5,9 @@
 lines, ``read(X)`` groups new lines under the learned templates (a line no template
 covers becomes event ``UNMATCHED`` = 0, which the detectors treat as never seen).
 
-Lines are grouped in one of three ways:
+Lines come from a text file or a list of strings, or, with ``message_column``, from a
+column of a table (a DataFrame, or a CSV / Parquet file: structured logs from a shipper).
+They are grouped in one of four ways:
 
 - ``session_regex``: every distinct match in a line (its first group when the regex has
   one) is a session key, as HDFS block ids are; a line naming two blocks belongs to both;
@@ -13,7 +15,8 @@ Lines are grouped in one of three ways:
 - ``session_window=N`` (an int): windows of N consecutive lines, starting every
   ``session_step`` lines (default N: back to back; 1 gives one window ending at every line);
 - ``session_window="10min"`` (a duration): windows of that length by the time captured by
-  ``time_regex`` (group ``time``; epoch seconds or any timestamp pandas parses).
+  ``time_regex`` (group ``time``; epoch seconds or any timestamp pandas parses);
+- ``session_column``: tables only, the value of that column keys the row's session.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ LOG_OPTIONS: dict[str, str] = {
     "session_step": "start a window every N lines / every duration (default: window)",
     "time_regex": "regex with a (?P<time>...) group, for duration windows",
     "content_regex": "regex with a (?P<content>...) group: the message without its header",
+    "message_column": "read a table (CSV, Parquet, DataFrame): the column holding the message",
+    "session_column": "tables: the column whose value keys each row's session",
     "templates": "id sessions only: event id -> template text (a dict, or a CSV path)",
 }
 
@@ -90,9 +95,18 @@ class LogReader:
         session_step: int | str | None = None,
         time_regex: str | None = None,
         content_regex: str | None = None,
+        message_column: str | None = None,
+        session_column: str | None = None,
     ) -> None:
-        if (session_regex is None) == (session_window is None):
-            raise ValueError("raw logs need exactly one of session_regex and session_window")
+        rules = [session_regex, session_window, session_column]
+        if sum(rule is not None for rule in rules) != 1:
+            raise ValueError(
+                "raw logs need exactly one session rule: session_regex, session_window or "
+                "session_column"
+            )
+        if session_column is not None and message_column is None:
+            raise ValueError("session_column reads a table; also give message_column")
+        self.message_column, self.session_column = message_column, session_column
         self.session_regex = session_regex
         self.session_window, self.session_step = session_window, session_step
         self.time_regex = time_regex
@@ -112,17 +126,39 @@ class LogReader:
             "session_step": self.session_step,
             "time_regex": self.time_regex,
             "content_regex": self.content_regex,
+            "message_column": self.message_column,
+            "session_column": self.session_column,
         }
 
     def fit_read(self, X: Any) -> LogSessions:
         """Learn templates from the lines of ``X`` and group them into sessions."""
-        lines = read_log_lines(X)
-        return self._group(lines, self.parser.parse(lines).event_ids)
+        lines, keys = self._lines(X)
+        return self._group(lines, self.parser.parse(lines).event_ids, keys)
 
     def read(self, X: Any) -> LogSessions:
         """Group new lines under the learned templates."""
-        lines = read_log_lines(X)
-        return self._group(lines, self.parser.match(lines))
+        lines, keys = self._lines(X)
+        return self._group(lines, self.parser.match(lines), keys)
+
+    def _lines(self, X: Any) -> tuple[list[str], list[str] | None]:
+        """The messages of ``X``, and with ``session_column`` each row's session key."""
+        if self.message_column is None:
+            if isinstance(X, pd.DataFrame):
+                raise ValueError("a table of logs needs message_column (the message column)")
+            return read_log_lines(X), None
+        frame = X if isinstance(X, pd.DataFrame) else _read_log_table(X)
+        needed = [c for c in (self.message_column, self.session_column) if c is not None]
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise ValueError(f"column(s) {missing} not in the log table: {list(frame.columns)}")
+        if frame.empty:
+            raise ValueError("the log table has no rows")
+        messages = frame[self.message_column]
+        lines = [str(m)[:MAX_LINE_CHARS] for m in messages.where(messages.notna(), "")]
+        if self.session_column is None:
+            return lines, None
+        key_column = frame[self.session_column]
+        return lines, [None if pd.isna(k) else str(k) for k in key_column]
 
     def templates(self) -> dict[int, str]:
         """Event id -> template text of everything learned."""
@@ -138,8 +174,10 @@ class LogReader:
         return reader
 
     # ------------------------------------------------------------- grouping
-    def _group(self, lines: list[str], events: np.ndarray) -> LogSessions:
-        if self._key is not None:
+    def _group(self, lines: list[str], events: np.ndarray, keys: list | None) -> LogSessions:
+        if keys is not None:
+            sessions = self._by_column(keys, events)
+        elif self._key is not None:
             sessions = self._by_key(lines, events)
         elif self._by_time:
             sessions = self._by_time_window(lines, events)
@@ -150,6 +188,7 @@ class LogReader:
         sessions.text = lines
         if not len(sessions):
             rule = f"session_regex {self.session_regex!r}" if self._key else "session_window"
+            rule = f"session_column {self.session_column!r}" if keys is not None else rule
             raise ValueError(f"no sessions: {rule} found none in {len(lines)} lines")
         return sessions
 
@@ -168,6 +207,16 @@ class LogReader:
         keys = list(members)
         rows = [np.asarray(members[k], dtype=np.int64) for k in keys]
         return LogSessions(keys, [events[r] for r in rows], rows, unkeyed_lines=unkeyed)
+
+    def _by_column(self, keys: list, events: np.ndarray) -> LogSessions:
+        members: dict[str, list[int]] = {}
+        for number, key in enumerate(keys):
+            if key is not None:
+                members.setdefault(key, []).append(number)
+        names = list(members)
+        rows = [np.asarray(members[k], dtype=np.int64) for k in names]
+        unkeyed = sum(key is None for key in keys)
+        return LogSessions(names, [events[r] for r in rows], rows, unkeyed_lines=unkeyed)
 
     def _by_line_window(self, n_lines: int, events: np.ndarray) -> LogSessions:
         size = int(self.session_window)
@@ -254,14 +303,26 @@ class LogReader:
                 )
 
 
+def _read_log_table(X: Any) -> pd.DataFrame:
+    from deepad.io.tables import read_table
+
+    if not isinstance(X, (str, Path)):
+        raise ValueError(
+            f"with message_column, logs must be a table (DataFrame, CSV or Parquet file), got "
+            f"{type(X).__name__}"
+        )
+    return read_table(X)
+
+
 def reader_from_options(options: dict[str, Any]) -> LogReader | None:
     """The reader for a detector's raw-log options, or None when it reads id sessions."""
-    if options.get("session_regex") is None and options.get("session_window") is None:
+    rules = ("session_regex", "session_window", "session_column")
+    if all(options.get(rule) is None for rule in rules):
         unused = [name for name, value in options.items() if value is not None]
         if unused:
             raise ValueError(
-                f"{', '.join(unused)} only apply to raw logs; also give session_regex or "
-                "session_window"
+                f"{', '.join(unused)} only apply to raw logs; also give a session rule "
+                "(session_regex, session_window or session_column)"
             )
         return None
     return LogReader(**options)

@@ -47,6 +47,8 @@ class EventCounts(LogDetector):
         session_step: int | str | None = None,
         time_regex: str | None = None,
         content_regex: str | None = None,
+        message_column: str | None = None,
+        session_column: str | None = None,
         templates: dict | str | None = None,
     ) -> None:
         self.method = method
@@ -60,6 +62,8 @@ class EventCounts(LogDetector):
         self.session_step = session_step
         self.time_regex = time_regex
         self.content_regex = content_regex
+        self.message_column = message_column
+        self.session_column = session_column
         self.templates = templates
 
     def _check_params(self) -> None:
