@@ -35,8 +35,20 @@ DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
     ("IP", r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\w.])"),
     ("UUID", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
     ("HEX", r"\b0[xX][0-9a-fA-F]+\b"),
-    ("NUM", r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?![A-Za-z_])"),
+    ("NUM", r"(?<![A-Za-z_\d])[-+]?\d+(?:\.\d+)?(?![A-Za-z_\d])"),
 )
+
+
+#: cheap tests that a default mask cannot match, so its regex scan is skipped (the scans
+#: cost 1.6-6 us a line each; a guard that starts with a literal costs about 0.2 us)
+_IP_HINT = re.compile(r"\d\.\d{1,3}\.\d")
+_UUID_HINT = re.compile(r"-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-")
+_GUARDS: dict[tuple[str, str], Any] = {
+    DEFAULT_MASKS[0]: lambda text: "blk_" in text,
+    DEFAULT_MASKS[1]: lambda text: text.count(".") >= 3 and _IP_HINT.search(text) is not None,
+    DEFAULT_MASKS[2]: lambda text: _UUID_HINT.search(text) is not None,
+    DEFAULT_MASKS[3]: lambda text: "0x" in text or "0X" in text,
+}
 
 
 @dataclass
@@ -73,6 +85,10 @@ class LogParser:
         if not isinstance(depth, int) or depth < 3:
             raise ValueError(f"depth must be an int >= 3, got {depth!r}")
         self.masks = [(str(name), _compile(pattern, f"mask {name!r}")) for name, pattern in masks]
+        self._maskers = [
+            (pattern, f"<{name}>", _GUARDS.get((name, pattern.pattern)))
+            for name, pattern in self.masks
+        ]
         self.content = None if content is None else _compile(content, "content")
         if self.content is not None and "content" not in self.content.groupindex:
             raise ValueError("the content regex needs a named group (?P<content>...)")
@@ -91,8 +107,9 @@ class LogParser:
         if self.content is not None:
             found = self.content.search(text)
             text = found.group("content") if found else text
-        for name, pattern in self.masks:
-            text = pattern.sub(f"<{name}>", text)
+        for pattern, replacement, guard in self._maskers:
+            if guard is None or guard(text):
+                text = pattern.sub(replacement, text)
         return text
 
     def parse(self, lines: Iterable[str]) -> ParsedLog:
