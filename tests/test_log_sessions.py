@@ -91,6 +91,8 @@ def test_line_and_time_windows() -> None:
         ({"session_window": "1h", "time_regex": r"(\d+)"}, r"named group \(\?P<time>"),
         ({"session_window": "1h", "time_regex": r"(?P<time>\d+)", "session_step": "1s"}, "1000"),
         ({"session_window": "soon", "time_regex": r"(?P<time>\d+)"}, "positive duration"),
+        ({"session_regex": BLOCK, "session_step": 2}, "session_step goes with session_window"),
+        ({"session_window": 5, "time_regex": r"(?P<time>\d+)"}, "time_regex goes with a duration"),
     ],
 )
 def test_bad_session_rules_are_named(options: dict, message: str) -> None:
@@ -240,3 +242,16 @@ def test_structured_logs_group_by_a_column(tmp_path: Path) -> None:
         deepad.EventCounts(session_column="block").fit(path)
     with pytest.raises(ValueError, match="needs message_column"):
         deepad.EventCounts(session_window=5).fit(structured)
+
+
+def test_detectors_take_their_own_masks(tmp_path: Path) -> None:
+    lines = ["user alice logged in from host7", "user bob logged in from host9"] * 10
+    plain = deepad.EventCounts(session_window=2).fit(lines)
+    users = [["USER", r"(?<=user )\w+"], ["HOST", r"host\d+"]]
+    masked = deepad.EventCounts(session_window=2, masks=users).fit(lines)
+    assert "<USER>" in masked.template(1) and "<HOST>" in masked.template(1)
+    restored = deepad.load(masked.save(tmp_path / "masked"))
+    assert restored.read(["user carol logged in from host3"]).events[0].tolist() == [1]
+    assert "<USER>" not in plain.template(1)
+    with pytest.raises(ValueError, match=r"masks must be a list of \[name, regex\] pairs"):
+        deepad.EventCounts(session_window=2, masks=["USER"]).fit(lines)

@@ -189,6 +189,7 @@ class LogDetector(UnitDetector):
             "content_regex": self.content_regex,
             "message_column": self.message_column,
             "session_column": self.session_column,
+            "masks": self.masks,
         }
 
     def _check_params(self) -> None:

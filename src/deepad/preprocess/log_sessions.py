@@ -22,6 +22,7 @@ They are grouped in one of four ways:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepad.preprocess.logs import LogParser
+from deepad.preprocess.logs import DEFAULT_MASKS, LogParser
 
 #: the raw-log options every log detector takes (all None: ``X`` holds id sessions)
 LOG_OPTIONS: dict[str, str] = {
@@ -39,6 +40,8 @@ LOG_OPTIONS: dict[str, str] = {
     "time_regex": "regex with a (?P<time>...) group, for duration windows",
     "content_regex": "regex with a (?P<content>...) group: the message without its header",
     "message_column": "read a table (CSV, Parquet, DataFrame): the column holding the message",
+    "masks": "[[name, regex], ...] masked as <NAME> before Drain (default: block ids, IPs, "
+    "UUIDs, hex and numbers)",
     "session_column": "tables: the column whose value keys each row's session",
     "templates": "id sessions only: event id -> template text (a dict, or a CSV path)",
 }
@@ -97,6 +100,7 @@ class LogReader:
         content_regex: str | None = None,
         message_column: str | None = None,
         session_column: str | None = None,
+        masks: Sequence[Sequence[str]] | None = None,
     ) -> None:
         rules = [session_regex, session_window, session_column]
         if sum(rule is not None for rule in rules) != 1:
@@ -106,6 +110,10 @@ class LogReader:
             )
         if session_column is not None and message_column is None:
             raise ValueError("session_column reads a table; also give message_column")
+        if session_step is not None and session_window is None:
+            raise ValueError("session_step goes with session_window")
+        if time_regex is not None and not isinstance(session_window, str):
+            raise ValueError("time_regex goes with a duration session_window such as '1h'")
         self.message_column, self.session_column = message_column, session_column
         self.session_regex = session_regex
         self.session_window, self.session_step = session_window, session_step
@@ -116,7 +124,10 @@ class LogReader:
         self._by_time = isinstance(session_window, str)
         if session_window is not None:
             self._check_window()
-        self.parser = LogParser(content=content_regex)
+        self.masks = None if masks is None else [list(pair) for pair in _check_masks(masks)]
+        self.parser = LogParser(
+            content=content_regex, masks=DEFAULT_MASKS if masks is None else _check_masks(masks)
+        )
 
     @property
     def options(self) -> dict[str, Any]:
@@ -128,6 +139,7 @@ class LogReader:
             "content_regex": self.content_regex,
             "message_column": self.message_column,
             "session_column": self.session_column,
+            "masks": self.masks,
         }
 
     def fit_read(self, X: Any) -> LogSessions:
@@ -301,6 +313,19 @@ class LogReader:
                 raise ValueError(
                     f"{name} must be a positive number of lines or a duration, got {value!r}"
                 )
+
+
+def _check_masks(masks: Any) -> list[tuple[str, str]]:
+    pairs = []
+    for pair in masks if isinstance(masks, (list, tuple)) else [None]:
+        if (
+            not isinstance(pair, (list, tuple))
+            or len(pair) != 2
+            or not all(isinstance(part, str) for part in pair)
+        ):
+            raise ValueError(f"masks must be a list of [name, regex] pairs, got {masks!r}")
+        pairs.append((pair[0], pair[1]))
+    return pairs
 
 
 def _read_log_table(X: Any) -> pd.DataFrame:

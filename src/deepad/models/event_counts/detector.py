@@ -49,6 +49,7 @@ class EventCounts(LogDetector):
         content_regex: str | None = None,
         message_column: str | None = None,
         session_column: str | None = None,
+        masks: list | None = None,
         templates: dict | str | None = None,
     ) -> None:
         self.method = method
@@ -64,6 +65,7 @@ class EventCounts(LogDetector):
         self.content_regex = content_regex
         self.message_column = message_column
         self.session_column = session_column
+        self.masks = masks
         self.templates = templates
 
     def _check_params(self) -> None:
