@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _output import emit
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 import deepad
@@ -158,10 +159,7 @@ def main() -> None:
             f"{r['alert_windows']} | {r['fit_s']:.1f} |"
         )
     text = "\n".join(lines_out)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

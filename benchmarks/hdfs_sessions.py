@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _output import emit
 from sklearn.decomposition import PCA
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
@@ -142,10 +143,7 @@ def main() -> None:
             print({k: v for k, v in rows[-1].items() if "per_s" not in k}, flush=True)
     rows.append(_peer(train, sets, abnormal))
     text = _table(pd.DataFrame(rows))
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from _output import emit
 
 import deepad
 
@@ -124,10 +125,7 @@ def main() -> None:
         f"{systems['counts_lines_per_s'].min():,.0f} lines/s."
     )
     text = "\n".join(out)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _output import emit
 
 from deepad.metrics import grouping_accuracy
 from deepad.preprocess.logs import LogParser
@@ -62,10 +63,7 @@ def main() -> None:
         f"{table['lines_per_second'].median():,.0f} (median) |"
     )
     text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

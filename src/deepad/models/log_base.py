@@ -25,6 +25,7 @@ import pandas as pd
 from deepad.io.logs import as_sessions, read_templates
 from deepad.models.unit_base import UnitDetector
 from deepad.preprocess.log_sessions import (
+    LOG_OPTIONS,
     LogReader,
     LogSessions,
     reader_from_options,
@@ -181,16 +182,7 @@ class LogDetector(UnitDetector):
         return (index, sessions.keys[index], position, line, event, template, contribution, detail)
 
     def _reader_options(self) -> dict[str, Any]:
-        return {
-            "session_regex": self.session_regex,
-            "session_window": self.session_window,
-            "session_step": self.session_step,
-            "time_regex": self.time_regex,
-            "content_regex": self.content_regex,
-            "message_column": self.message_column,
-            "session_column": self.session_column,
-            "masks": self.masks,
-        }
+        return {name: getattr(self, name) for name in LOG_OPTIONS if name != "templates"}
 
     def _check_params(self) -> None:
         super()._check_params()

@@ -131,16 +131,8 @@ class LogReader:
 
     @property
     def options(self) -> dict[str, Any]:
-        return {
-            "session_regex": self.session_regex,
-            "session_window": self.session_window,
-            "session_step": self.session_step,
-            "time_regex": self.time_regex,
-            "content_regex": self.content_regex,
-            "message_column": self.message_column,
-            "session_column": self.session_column,
-            "masks": self.masks,
-        }
+        """The options this reader was built with (``LOG_OPTIONS`` but templates)."""
+        return {name: getattr(self, name) for name in LOG_OPTIONS if name != "templates"}
 
     def fit_read(self, X: Any) -> LogSessions:
         """Learn templates from the lines of ``X`` and group them into sessions."""
