@@ -1,13 +1,15 @@
 """Lines per second per core: raw log lines parsed and scored, EventCounts and DeepLog.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/log_throughput.py [--repeats 5] [--out F.md]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/log_throughput.py [--repeats 15] [--out F.md]
 
 For each of the 16 loghub 2k files (and all 16 mixed in one log): fit on the first 1,000
 lines with sessions of 20 lines (``session_window=20``, one config for all), save the
 bundle, then ``repeats`` times load it afresh (so the parser's message cache starts
-empty, as in a new process) and time ``decision_function`` on the other 1,000 lines:
-reading, masking, Drain matching, grouping and scoring, on one thread. Reported: lines/s
-from the median time, and for EventCounts the share spent parsing.
+empty, as in a new process) and time ``read`` + ``score_sessions`` on the other 1,000
+lines: reading, masking, Drain matching, grouping and scoring, on one thread. The three
+measurements (EventCounts, DeepLog, the peer) take turns within each repeat, so machine
+noise falls on all of them alike. Reported: lines/s from the median time, and for
+EventCounts the share spent parsing.
 
 Peer, same script, same lines: plain drain3 (``TemplateMiner.add_log_message`` with its
 default masking), which parses only; the ratio is ours (parse and score) / drain3 (parse).
@@ -16,6 +18,7 @@ default masking), which parses only; the ratio is ours (parse and score) / drain
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import tempfile
 import time
@@ -31,49 +34,55 @@ import deepad
 DATA = Path(__file__).resolve().parents[2] / "shared/data/loghub_2k"
 
 
-def _time(function, repeats: int) -> float:
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
-
-
-def _drain3_seconds(lines: list[str], repeats: int) -> float:
+def _drain3(lines: list[str]) -> None:
     from drain3 import TemplateMiner
     from drain3.template_miner_config import TemplateMinerConfig
 
-    def parse() -> None:
-        config = TemplateMinerConfig()
-        config.profiling_enabled = False
-        miner = TemplateMiner(config=config)
-        for line in lines:
-            miner.add_log_message(line)
-
-    return _time(parse, repeats)
+    config = TemplateMinerConfig()
+    config.profiling_enabled = False
+    miner = TemplateMiner(config=config)
+    for line in lines:
+        miner.add_log_message(line)
 
 
-def _ours(cls: type, train: list[str], test: list[str], repeats: int, folder: Path) -> dict:
-    bundle = cls(session_window=20).fit(train).save(folder / cls.__name__)
-    total, parse = [], []
+def _ours(bundle: Path, test: list[str]) -> tuple[float, float]:
+    """(seconds to read and score ``test``, of which reading) with a fresh bundle."""
+    det = deepad.load(bundle)  # a fresh parser cache, as in a new process
+    gc.collect()
+    start = time.perf_counter()
+    sessions = det.read(test)
+    middle = time.perf_counter()
+    det.score_sessions(sessions)
+    return time.perf_counter() - start, middle - start
+
+
+def _measure(train: list[str], test: list[str], repeats: int, folder: Path) -> dict:
+    bundles = {
+        cls.__name__: cls(session_window=20).fit(train).save(folder / cls.__name__)
+        for cls in (deepad.EventCounts, deepad.DeepLog)
+    }
+    runs: dict[str, list[float]] = {"EventCounts": [], "DeepLog": [], "parse": [], "drain3": []}
     for _ in range(repeats):
-        det = deepad.load(bundle)  # a fresh parser cache, as in a new process
+        seconds, parse = _ours(bundles["EventCounts"], test)
+        runs["EventCounts"].append(seconds)
+        runs["parse"].append(parse)
+        runs["DeepLog"].append(_ours(bundles["DeepLog"], test)[0])
+        gc.collect()
         start = time.perf_counter()
-        sessions = det.read(test)
-        middle = time.perf_counter()
-        det.score_sessions(sessions)
-        total.append(time.perf_counter() - start)
-        parse.append(middle - start)
+        _drain3(test)
+        runs["drain3"].append(time.perf_counter() - start)
+    median = {name: statistics.median(values) for name, values in runs.items()}
     return {
-        "seconds": statistics.median(total),
-        "parse_share": statistics.median(parse) / statistics.median(total),
+        "counts_lines_per_s": len(test) / median["EventCounts"],
+        "parse_share": median["parse"] / median["EventCounts"],
+        "deeplog_lines_per_s": len(test) / median["DeepLog"],
+        "drain3_lines_per_s": len(test) / median["drain3"],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -88,20 +97,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, lines in logs.items():
             half = len(lines) // 2
-            train, test = lines[:half], lines[half:]
-            counts = _ours(deepad.EventCounts, train, test, args.repeats, Path(tmp))
-            lstm = _ours(deepad.DeepLog, train, test, args.repeats, Path(tmp))
-            drain = _drain3_seconds(test, args.repeats)
-            rows.append(
-                {
-                    "log": name,
-                    "lines": len(test),
-                    "counts_lines_per_s": len(test) / counts["seconds"],
-                    "parse_share": counts["parse_share"],
-                    "deeplog_lines_per_s": len(test) / lstm["seconds"],
-                    "drain3_lines_per_s": len(test) / drain,
-                }
-            )
+            row = {"log": name, "lines": len(lines) - half}
+            row.update(_measure(lines[:half], lines[half:], args.repeats, Path(tmp)))
+            rows.append(row)
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     out = [
