@@ -247,8 +247,9 @@ def test_cli_fit_score_with_maps(
     )  # overlays are PNG
     assert main(["info", str(bundle)]) == 0
     assert "resized to 128x128" in capsys.readouterr().out
-    assert main(["report", str(bundle), str(test_dir), "--out", str(tmp_path / "r.html")]) == 2
-    assert "do not show image bundles" in capsys.readouterr().err
+    assert main(["report", str(bundle), str(test_dir), "--out", str(tmp_path / "r.html")]) == 0
+    assert "id='images'" in (tmp_path / "r.html").read_text()
+    assert "(images) written to" in capsys.readouterr().out
     assert main(["fit", str(GOOD[0]), "--modality", "image", "--out", str(tmp_path / "x")]) == 2
     assert "folder of good images" in capsys.readouterr().err
     assert (

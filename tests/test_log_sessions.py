@@ -212,6 +212,8 @@ def test_log_cli_fits_raw_logs_scores_and_explains(
     assert main(["explain", str(bundle), str(new), "--out", str(explained), "--top", "2"]) == 0
     row = pd.read_csv(explained).set_index("session").loc["blk_42"]
     assert "disk on fire" in row["culprit_1"]
+    assert main(["report", str(bundle), str(new), "--out", str(tmp_path / "r.html")]) == 0
+    assert "id='top-sessions'" in (tmp_path / "r.html").read_text()
     assert main([*fit, "--session-window", "50", "--out", str(tmp_path / "w")]) == 0
     capsys.readouterr()
     both = ["--session-regex", BLOCK, "--param", f"session_regex={BLOCK}"]

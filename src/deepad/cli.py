@@ -467,11 +467,18 @@ def cmd_report(args: argparse.Namespace) -> None:
 
     _check_top_option(args.top)
     detector = _load_bundle(args)
-    if detector.modality == "image":
-        raise UsageError(
-            "reports do not show image bundles yet; use `deepad score BUNDLE FOLDER --maps DIR` "
-            "for heat-map overlays"
+    if detector.modality in ("image", "log"):  # a folder or a log file, not a table
+        scores_what = _UNITS[detector.modality]
+        refuse_options(
+            args,
+            {"--label-column": "label_column", "--id-column": "id_column"},
+            f"needs a table; this bundle scores {scores_what}",
         )
+        text = build_report(detector, args.data, top=args.top, source=str(args.data))
+        out = write_report(text, args.out)
+        size = out.stat().st_size / 1e6
+        print(f"report on {args.data} ({scores_what}) written to {out.resolve()} ({size:.2f} MB)")
+        return
     detector, lineage, frame = _load_inputs(args, detector)
     labels = None
     if args.label_column:
@@ -1011,10 +1018,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain.set_defaults(func=cmd_explain)
 
     report = commands.add_parser(
-        "report", help="write a self-contained HTML report of a bundle scoring a table"
+        "report", help="write a self-contained HTML report of a bundle scoring its data"
     )
     report.add_argument("bundle", help="bundle directory written by `deepad fit`")
-    report.add_argument("data", help="data to score, .csv or .parquet")
+    report.add_argument(
+        "data", help="data to score: .csv or .parquet (tables, series), an image folder, a log"
+    )
     report.add_argument("--out", required=True, help="HTML file to write")
     report.add_argument(
         "--label-column",

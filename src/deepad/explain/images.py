@@ -117,7 +117,8 @@ class ImageExplanation:
 
     def overlay(self, i: int, image: np.ndarray) -> np.ndarray:
         """Image ``i`` (uint8 (h, w) or (h, w, c), original size) with its map drawn over it
-        as a heat map: transparent below half the threshold, opaque from 1.5x it."""
+        as a heat map: transparent below half the threshold, opaque from 1.5x it (with no
+        finite threshold, the largest map value stands in for it)."""
         import matplotlib
 
         base = np.asarray(image)
@@ -130,7 +131,9 @@ class ImageExplanation:
         if heat is None:
             tensor = torch.from_numpy(np.ascontiguousarray(self.maps[i]))[None, None]
             heat = F.interpolate(tensor, size=base.shape[:2], mode="bilinear")[0, 0].numpy()
-        scale = max(self.threshold, 1e-12)
+        # no reachable threshold (too few calibration images): scale by the maps instead
+        reference = self.threshold if np.isfinite(self.threshold) else float(self.maps.max())
+        scale = max(reference, 1e-12)
         level = np.clip(heat / (2.0 * scale), 0.0, 1.0)
         alpha = np.clip((heat - 0.5 * scale) / scale, 0.0, 1.0)[..., None] * 0.6
         colours = matplotlib.colormaps["jet"](level)[..., :3] * 255.0

@@ -102,14 +102,14 @@ class LogDetector(UnitDetector):
     def explain(self, X: Any, *, top: int = 3, method: str = "auto") -> Any:
         """The events that raised each session's score: a ``deepad.explain.
         SessionExplanation`` whose contributions add up to the scores (``top`` sets how
-        many culprits its readable form lists)."""
+        many culprits its readable form lists). ``X`` may be sessions ``read`` already."""
         from deepad.explain.result import check_top
         from deepad.explain.sessions import EVENT_COLUMNS, SessionExplanation
 
         check_top(top)
         if method not in ("auto", "events"):
             raise ValueError(f"{type(self).__name__} explains sessions with method='events'")
-        sessions = self.read(X)
+        sessions = X if isinstance(X, LogSessions) else self.read(X)
         tokens = self._tokens(sessions.events)
         culprits = self._explain_tokens(tokens)
         rows = [self._describe(sessions, *row) for row in culprits]

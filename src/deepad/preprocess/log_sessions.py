@@ -65,6 +65,19 @@ class LogSessions:
     def __len__(self) -> int:
         return len(self.events)
 
+    def subset(self, indices: Any) -> LogSessions:
+        """These sessions only, in the order of ``indices`` (lines keep their numbers)."""
+        picked = [int(i) for i in indices]
+        return LogSessions(
+            keys=[self.keys[i] for i in picked],
+            events=[self.events[i] for i in picked],
+            lines=[self.lines[i] for i in picked],
+            total_lines=self.total_lines,
+            unkeyed_lines=self.unkeyed_lines,
+            templates=self.templates,
+            text=self.text,
+        )
+
 
 def read_log_lines(X: Any) -> list[str]:
     """The lines of a log file (path) or of a list of strings, without line ends."""

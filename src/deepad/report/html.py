@@ -1,12 +1,16 @@
-"""``build_report``: one self-contained HTML page on how a detector sees a table.
+"""``build_report``: one self-contained HTML page on how a detector sees its data.
 
 No network and no CDN: styles are inline and plots are PNG data URIs, so the file can be
-mailed or archived and opens the same anywhere. Sections: a summary (detector, rows,
-flags and the threshold's stated error rate), the score distribution with the threshold,
-ROC and precision-recall curves when labels are given, the most anomalous rows with
-their explanation bars and typical values, and drift per column against the training
-statistics the bundle keeps. A small inline script checks that every plot
-decoded and records it on ``<body data-plots-ok>``, which the browser test reads.
+mailed or archived and opens the same anywhere. Every report has a summary (detector,
+units scored, flags and the threshold's stated error rate), the score distribution with
+the threshold, and ROC and precision-recall curves when labels are given. Then by
+modality: tables list the most anomalous rows with their explanation bars and typical
+values, and drift per column against the training statistics the bundle keeps; series
+show the channels and the score over time with the flagged windows, ranked; images a
+grid of the most anomalous ones with their heat maps; logs the most anomalous sessions
+with the events behind them (``deepad.report.sections``). A small inline script checks
+that every plot decoded and records it on ``<body data-plots-ok>``, which the browser
+test reads.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from deepad._version import __version__
 from deepad.explain.result import check_top, describe_contributor
 from deepad.metrics import auprc, auroc
 from deepad.monitor import feature_drift
-from deepad.report import plots
+from deepad.report import plots, sections
+
+#: what one scored unit is called, by modality
+_UNITS = {"table": "rows", "series": "time steps", "image": "images", "log": "sessions"}
+_SECTIONS = {
+    "series": sections.series_sections,
+    "image": sections.image_sections,
+    "log": sections.log_sections,
+}
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -36,6 +48,8 @@ figure { margin: 1em 0; } figure img { max-width: 100%; }
 .bar span { display: block; height: 100%; background: #dd8452; }
 .why div { white-space: nowrap; }
 .note { color: #666; font-size: 0.85em; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 10px; }
+.tile { margin: 0; } .tile figcaption { font-size: 0.8em; color: #444; }
 """
 
 _CHECK = """
@@ -58,9 +72,17 @@ def build_report(
     title: str | None = None,
     source: str | None = None,
 ) -> str:
-    """The report's HTML for ``detector`` scoring ``data`` (labels and ids optional)."""
+    """The report's HTML for ``detector`` scoring ``data`` (labels and ids optional):
+    a table, a series, an image folder (or list, or array) or a log, as the bundle's
+    modality says; ``labels`` are one per row, step, image or session."""
     top = check_top(top)
-    scores = detector.decision_function(data)
+    modality = detector.modality
+    unit = _UNITS[modality]
+    subject = detector.read(data) if modality == "log" else data
+    if modality == "log":
+        scores = detector.score_sessions(subject)
+    else:
+        scores = detector.decision_function(data)
     calibrator = detector.calibrator_
     flags = calibrator.decide(scores)
     p_values = calibrator.p_values(scores) if calibrator.n_calibration else None
@@ -68,35 +90,38 @@ def build_report(
     if labels is not None:
         labels = np.asarray(labels)
         if len(labels) != len(scores):
-            raise ValueError(f"labels ({len(labels)}) and data ({len(scores)}) differ in length")
+            raise ValueError(f"labels ({len(labels)}) and {unit} ({len(scores)}) differ in length")
     # the curves need both classes; a file of one class still gets the rest
     ranked = labels is not None and 0 < labels.sum() < len(labels)
     areas = (auroc(labels, scores), auprc(labels, scores)) if ranked else None
-    sections = [
-        _summary(detector, scores, flags, rule, labels, areas, source),
+    parts = [
+        _summary(detector, scores, flags, rule, labels, areas, source, unit),
         _figure(
             "score-distribution",
             "Score distribution and threshold",
-            plots.score_distribution(scores, float(calibrator.threshold), rule, labels),
+            plots.score_distribution(scores, float(calibrator.threshold), rule, labels, unit),
         ),
     ]
     if areas is not None:
-        sections.append(
+        parts.append(
             _figure(
                 "roc-pr",
                 "ROC and precision-recall against the labels",
                 plots.roc_and_pr(labels, scores, *areas),
             )
         )
-    sections.append(_top_rows(detector, data, scores, p_values, flags, labels, ids, top))
-    sections.append(_drift(detector, data))
+    if modality == "table":
+        parts.append(_top_rows(detector, data, scores, p_values, flags, labels, ids, top))
+        parts.append(_drift(detector, data))
+    else:
+        parts += _SECTIONS[modality](detector, subject, scores, flags, p_values, labels, top)
     heading = html.escape(title or f"deepad report: {type(detector).__name__}")
     created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{heading}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{heading}</h1><p class='note'>deepad {__version__}, {created}</p>"
-        + "".join(sections)
+        + "".join(parts)
         + f"<script>{_CHECK}</script></body></html>\n"
     )
 
@@ -119,14 +144,15 @@ def _summary(
     labels: np.ndarray | None,
     areas: tuple[float, float] | None,
     source: str | None,
+    unit: str = "rows",
 ) -> str:
     rows = [
         ("detector", type(detector).__name__),
-        ("rows scored", f"{len(scores):,}"),
-        ("rows flagged", f"{int(flags.sum()):,} ({flags.mean():.2%})"),
+        (f"{unit} scored", f"{len(scores):,}"),
+        (f"{unit} flagged", f"{int(flags.sum()):,} ({flags.mean():.2%})"),
         ("decision rule", rule),
-        ("calibration rows", f"{detector.calibrator_.n_calibration:,}"),
-        ("trained on", f"{detector.training_rows_:,} rows"),
+        (f"calibration {unit}", f"{detector.calibrator_.n_calibration:,}"),
+        ("trained on", f"{detector.training_rows_:,} {unit}"),
     ]
     if source:
         rows.insert(0, ("data", source))
@@ -137,7 +163,7 @@ def _summary(
             ("labelled anomalies", f"{int(labels.sum()):,} ({labels.mean():.2%})"),
             ("AUROC / AUPRC", f"{areas[0]:.3f} / {areas[1]:.3f}"),
             ("anomalies flagged", f"{caught:,} of {int(labels.sum()):,}"),
-            ("normal rows flagged", f"{false_alarms:,} of {int((labels == 0).sum()):,}"),
+            (f"normal {unit} flagged", f"{false_alarms:,} of {int((labels == 0).sum()):,}"),
         ]
     body = "".join(
         f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
