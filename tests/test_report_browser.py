@@ -52,7 +52,7 @@ def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
 #: report builder -> (plots that must decode, sections that must be there)
 REPORTS = {
     "cardio": (3, ("summary", "score-distribution", "roc-pr", "top-anomalies", "drift")),
-    "series": (3, ("summary", "score-distribution", "roc-pr", "series", "windows")),
+    "series": (4, ("summary", "score-distribution", "roc-pr", "series", "windows", "drift")),
     "images": (9, ("summary", "score-distribution", "images")),
     "logs": (1, ("summary", "score-distribution", "top-sessions")),
 }

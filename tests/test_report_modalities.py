@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import deepad
 from deepad.cli import main
@@ -75,13 +76,32 @@ def _plots(text: str) -> list[str]:
 
 def test_series_report_shows_the_series_and_ranks_flagged_windows() -> None:
     text = series_report()
-    for section in ("summary", "score-distribution", "roc-pr", "series", "windows"):
+    for section in ("summary", "score-distribution", "roc-pr", "series", "windows", "drift"):
         assert f"id='{section}'" in text
-    assert len(_plots(text)) == 3 and all(len(p) > 5000 for p in _plots(text))
+    assert len(_plots(text)) == 4 and all(len(p) > 5000 for p in _plots(text))
     assert "time steps scored" in text and "labelled anomaly steps" in text
     windows = re.search(r"<section id='windows'>.*?</section>", text, re.S).group(0)
     assert windows.count("<tr>") >= 2 and "2014-" in windows  # real timestamps, not steps
     assert "http" not in text.replace("http://www.w3.org", "")  # nothing to fetch
+
+
+def test_channel_drift_flags_a_shifted_channel() -> None:
+    from deepad.monitor import channel_drift
+
+    frame, _ = nab_series()
+    train = frame.iloc[:1500]
+    det = deepad.RollingZScore().fit(train, time_column="timestamp")
+    same = channel_drift(det, train).iloc[0]
+    assert same["value"] == pytest.approx(0.10, abs=0.02) and not same["drifted"]
+    shifted = train.assign(value=train["value"] + 3 * det.scaler_.scale[0])
+    moved = channel_drift(det, shifted).iloc[0]
+    assert (
+        moved["drifted"]
+        and moved["value"] > 0.5
+        and moved["mean_shift"] == pytest.approx(3, abs=0.1)
+    )
+    later = channel_drift(det, frame.iloc[1500:2500]).iloc[0]  # this server's CPU level fell
+    assert later["drifted"] and later["mean_shift"] < -1
 
 
 def test_image_report_grids_the_most_anomalous_with_heat_maps(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ units scored, flags and the threshold's stated error rate), the score distributi
 the threshold, and ROC and precision-recall curves when labels are given. Then by
 modality: tables list the most anomalous rows with their explanation bars and typical
 values, and drift per column against the training statistics the bundle keeps; series
-show the channels and the score over time with the flagged windows, ranked; images a
+show the channels and the score over time with the flagged windows, ranked, and drift
+per channel; images a
 grid of the most anomalous ones with their heat maps; logs the most anomalous sessions
 with the events behind them (``deepad.report.sections``). A small inline script checks
 that every plot decoded and records it on ``<body data-plots-ok>``, which the browser
@@ -26,7 +27,7 @@ import pandas as pd
 from deepad._version import __version__
 from deepad.explain.result import check_top, describe_contributor
 from deepad.metrics import auprc, auroc
-from deepad.monitor import feature_drift
+from deepad.monitor import channel_drift, feature_drift
 from deepad.report import plots, sections
 
 #: what one scored unit is called, by modality
@@ -115,6 +116,8 @@ def build_report(
         parts.append(_drift(detector, data))
     else:
         parts += _SECTIONS[modality](detector, subject, scores, flags, p_values, labels, top)
+    if modality == "series":
+        parts.append(_drift(detector, data))
     heading = html.escape(title or f"deepad report: {type(detector).__name__}")
     created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
@@ -227,25 +230,34 @@ def _top_rows(
 
 
 def _drift(detector: Any, data: pd.DataFrame) -> str:
-    drift = feature_drift(detector.preprocessor_, data)
-    head = ["column", "kind", "statistic", "value", "expected", "mean shift (std)", "p-value"]
+    series = detector.modality == "series"
+    drift = channel_drift(detector, data) if series else feature_drift(detector.preprocessor_, data)
+    what = "channels" if series else "columns"
+    shift = "median shift (robust std)" if series else "mean shift (std)"
+    head = [what[:-1], "kind", "statistic", "value", "expected", shift, "p-value"]
     rows = ["<tr>" + "".join(f"<th>{h}</th>" for h in [*head, "drifted"]) + "</tr>"]
     for record in drift.head(30).itertuples(index=False):
-        shift = "" if np.isnan(record.mean_shift) else f"{record.mean_shift:+.2f}"
+        moved = "" if np.isnan(record.mean_shift) else f"{record.mean_shift:+.2f}"
         value = "" if np.isnan(record.value) else f"{record.value:.3f}"
         rows.append(
             f"<tr><td>{html.escape(str(record.column))}</td><td>{record.kind}</td>"
             f"<td>{record.statistic}</td><td class='num'>{value}</td>"
-            f"<td class='num'>{record.expected:.2f}</td><td class='num'>{shift}</td>"
+            f"<td class='num'>{record.expected:.2f}</td><td class='num'>{moved}</td>"
             f"<td class='num'>{record.p_value:.2g}</td>"
             f"<td>{'yes' if record.drifted else 'no'}</td></tr>"
         )
     flagged = int(drift["drifted"].sum())
+    caveat = (
+        " Steps of a series are not independent, so its p-values are too small; the "
+        "20% floor is what a flag rests on."
+        if series
+        else ""
+    )
     note = (
-        f"<p class='note'>{flagged} of {len(drift)} columns drifted from the training data "
+        f"<p class='note'>{flagged} of {len(drift)} {what} drifted from the training data "
         "(test at 0.001 and a change of practical size: above 20% outside the training "
         "5-95% range, or a category share distance above 0.1). Computed from the statistics "
-        "the bundle keeps; no training rows are needed.</p>"
+        f"the bundle keeps; no training rows are needed.{caveat}</p>"
     )
     return (
         "<section id='drift'><h2>Drift against the training data</h2>"
