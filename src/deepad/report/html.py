@@ -48,6 +48,7 @@ figure { margin: 1em 0; } figure img { max-width: 100%; }
 .bar { display: inline-block; width: 80px; height: 0.8em; background: #eee; margin-right: 6px; }
 .bar span { display: block; height: 100%; background: #dd8452; }
 .why div { white-space: nowrap; }
+.events div { max-width: 640px; overflow-wrap: anywhere; margin-bottom: 2px; }
 .note { color: #666; font-size: 0.85em; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 10px; }
 .tile { margin: 0; } .tile figcaption { font-size: 0.8em; color: #444; }

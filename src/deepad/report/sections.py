@@ -232,7 +232,7 @@ def log_sections(
             cells.append(_cell(int(labels[position]), True))
         found = [c for c in culprits.iloc[rank].filter(like="culprit_") if c]
         listed = "".join(f"<div>{html.escape(c)}</div>" for c in found) or "as expected"
-        cells.append(f"<td class='why'>{listed}</td>")
+        cells.append(f"<td class='events'>{listed}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     note = (
         "<p class='note'>Contributions are in score units and add up to the session's score "
