@@ -298,6 +298,10 @@ def _check_top_option(top: int) -> None:
 def cmd_score(args: argparse.Namespace) -> None:
     from deepad.runtime.model import is_exported
 
+    if args.engine == "ray":
+        _score_on_ray(args)
+        return
+    refuse_options(args, {"--address": "address", "--workers": "workers"}, "goes with --engine ray")
     if is_exported(args.bundle):
         _score_exported(args)
         return
@@ -334,6 +338,38 @@ def cmd_score(args: argparse.Namespace) -> None:
     else:
         rule = calibrator.describe()
     print(f"scored {len(result)} rows, flagged {int(result['label'].sum())} ({rule}); wrote {out}")
+
+
+def _score_on_ray(args: argparse.Namespace) -> None:
+    """``deepad score BUNDLE 'data/*.parquet' --engine ray --out DIR``: Ray Data, Parquet out."""
+    from deepad.distributed import score
+
+    refuse_options(
+        args,
+        {"--fdr": "fdr"},
+        "does not go with --engine ray: Benjamini-Hochberg needs every score at once",
+    )
+    refuse_options(
+        args,
+        {"--maps": "maps", "--continue": "continue_stream"},
+        "does not go with --engine ray, which scores table rows",
+    )
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    info = score(
+        args.bundle,
+        args.data,
+        args.out,
+        id_columns=args.id_column or None,
+        fpr=args.fpr,
+        address=args.address,
+        num_workers=args.workers,
+    )
+    rate = info["rows"] / info["seconds"] if info["seconds"] else float("nan")
+    print(
+        f"scored {info['rows']:,} rows on Ray with {info['workers']} worker(s) in "
+        f"{info['seconds']:.1f}s ({rate:,.0f} rows/s); wrote Parquet files into {info['out']}"
+    )
 
 
 def _score_exported(args: argparse.Namespace) -> None:
@@ -942,6 +978,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_id_option(score)
     _add_threshold_options(score, "for this file, instead of the bundle's rule:")
+    score.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: score Parquet/CSV files (a folder, a glob or a file) on Ray Data with an "
+        "actor pool, writing a folder of Parquet files to --out (needs deepad[ray]; rows "
+        "come back unordered, with their id columns)",
+    )
+    score.add_argument(
+        "--address",
+        help="with --engine ray: the cluster to join ('auto', or ray://HOST:10001); default: "
+        "a local Ray started for this job",
+    )
+    score.add_argument(
+        "--workers", type=int, help="with --engine ray: scoring actors (default: CPUs - 1)"
+    )
     score.add_argument(
         "--continue",
         dest="continue_stream",

@@ -1,0 +1,132 @@
+"""Scoring on Ray: a local Ray with 2 CPUs scores a real table split into Parquet files, row
+by row as one process does, and survives a worker killed mid-job."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import load_cardio
+
+import deepad
+from deepad.cli import main
+from deepad.distributed import input_files, score
+from deepad.distributed.scoring import BundleScorer
+
+ray = pytest.importorskip("ray", reason="the test extra installs ray[data]")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def cardio_files(tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
+    """ADBench cardio with a row id, in three Parquet files, and an AutoEncoder bundle."""
+    X, y = load_cardio()
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame.insert(0, "row_id", np.arange(len(frame)))
+    root = tmp_path_factory.mktemp("cardio")
+    data = root / "data"
+    data.mkdir()
+    for k, rows in enumerate(np.array_split(np.arange(len(frame)), 3)):
+        frame.iloc[rows].to_parquet(data / f"part-{k}.parquet", index=False)
+    det = deepad.AutoEncoder(epochs=5, random_state=0).fit(frame[y == 0].drop(columns="row_id"))
+    bundle = det.save(root / "bundle", id_columns=["row_id"])
+    return bundle, data, frame
+
+
+def test_ray_scores_every_row_as_one_process_does(local_ray, cardio_files, tmp_path) -> None:
+    bundle, data, frame = cardio_files
+    info = score(bundle, data, tmp_path / "out", num_workers=2, batch_rows=300, progress=False)
+    assert info["rows"] == len(frame) and info["workers"] == 2
+    out = pd.read_parquet(tmp_path / "out").sort_values("row_id").reset_index(drop=True)
+    assert out["row_id"].tolist() == frame["row_id"].tolist()  # each row exactly once
+    det = deepad.load(bundle)
+    features = frame.drop(columns="row_id")
+    np.testing.assert_allclose(out["score"], det.decision_function(features), rtol=1e-6)
+    np.testing.assert_allclose(out["p_value"], det.p_values(features), rtol=1e-6)
+    assert out["label"].tolist() == det.predict(features).tolist()
+    stricter = score(bundle, data, tmp_path / "strict", fpr=0.01, progress=False)
+    flags = pd.read_parquet(tmp_path / "strict").sort_values("row_id")["label"]
+    assert flags.tolist() == det.predict(features, fpr=0.01).tolist()
+    assert stricter["rows"] == len(frame)
+
+
+class DyingScorer(BundleScorer):
+    """Kills its own process on its second batch, once per job (a marker file says so)."""
+
+    marker: str = ""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls = 0
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        self.calls += 1
+        if self.calls == 2 and not os.path.exists(self.marker):
+            Path(self.marker).touch()
+            os._exit(1)  # a crash, not an exception: the actor dies mid-job
+        return super().__call__(batch)
+
+
+def test_a_killed_worker_leaves_no_row_lost_or_doubled(local_ray, cardio_files, tmp_path) -> None:
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+    bundle, data, frame = cardio_files
+    DyingScorer.marker = str(tmp_path / "killed")
+    info = score(
+        bundle, data, tmp_path / "out", num_workers=2, batch_rows=200, progress=False,
+        actor=DyingScorer,
+    )  # fmt: skip
+    assert Path(DyingScorer.marker).exists()  # a worker really died
+    out = pd.read_parquet(tmp_path / "out")
+    assert info["rows"] == len(frame) == len(out)
+    assert sorted(out["row_id"]) == frame["row_id"].tolist()
+
+
+def test_cli_scores_on_ray_and_refuses_what_it_cannot(local_ray, cardio_files, tmp_path, capsys):
+    bundle, data, frame = cardio_files
+    out = tmp_path / "cli-out"
+    glob = str(data / "*.parquet")
+    assert main(["score", str(bundle), glob, "--engine", "ray", "--out", str(out)]) == 0
+    assert f"scored {len(frame):,} rows on Ray" in capsys.readouterr().out
+    assert len(pd.read_parquet(out)) == len(frame)
+    again = ["score", str(bundle), glob, "--engine", "ray", "--out", str(out)]
+    assert main(again) == 2 and "is not empty" in capsys.readouterr().err
+    fdr = ["score", str(bundle), glob, "--engine", "ray", "--fdr", "0.1", "--out", "x"]
+    assert main(fdr) == 2 and "Benjamini-Hochberg" in capsys.readouterr().err
+    local = ["score", str(bundle), glob, "--workers", "2", "--out", "x.csv"]
+    assert main(local) == 2 and "goes with --engine ray" in capsys.readouterr().err
+
+
+def test_bad_sources_and_bundles_are_named(cardio_files, tmp_path) -> None:
+    _, data, frame = cardio_files
+    with pytest.raises(FileNotFoundError, match="no Parquet or CSV files"):
+        input_files(tmp_path / "nothing-*.parquet")
+    frame.head(5).to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(ValueError, match="not both"):
+        input_files([tmp_path / "a.csv", data / "part-0.parquet"])
+    (tmp_path / "b.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"reads \.parquet or \.csv"):
+        input_files(tmp_path / "b.json")
+    logs = deepad.EventCounts().fit([[1, 2, 3]] * 20)
+    with pytest.raises(ValueError, match="scores table rows; this bundle scores log"):
+        score(logs.save(tmp_path / "logs"), data, tmp_path / "out")
+
+
+def test_missing_ray_names_the_extra(monkeypatch, cardio_files, tmp_path) -> None:
+    from deepad.core.extras import MissingExtraError
+
+    bundle, data, _ = cardio_files
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails
+    with pytest.raises(MissingExtraError, match=r"deepad\[ray\]"):
+        score(bundle, data, tmp_path / "out")
