@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import ray  # the test extra installs ray[data]
 from conftest import load_cardio
 
 import deepad
 from deepad.cli import main
 from deepad.distributed import input_files, score
 from deepad.distributed.scoring import BundleScorer
-
-ray = pytest.importorskip("ray", reason="the test extra installs ray[data]")
 
 
 @pytest.fixture(scope="module")
