@@ -129,3 +129,35 @@ def test_missing_ray_names_the_extra(monkeypatch, cardio_files, tmp_path) -> Non
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails
     with pytest.raises(MissingExtraError, match=r"deepad\[ray\]"):
         score(bundle, data, tmp_path / "out")
+
+
+def test_sample_rows_draws_uniformly_from_every_file(cardio_files, tmp_path) -> None:
+    from deepad.distributed import sample_rows
+
+    _, data, frame = cardio_files
+    sample, info = sample_rows(data, 600, seed=3)
+    assert len(sample) == 600 and sample["row_id"].is_unique
+    assert info == {"sampled_rows": 600, "total_rows": len(frame), "files": 3, "seed": 3}
+    thirds = np.array_split(np.arange(len(frame)), 3)
+    per_file = [sample["row_id"].isin(rows).sum() for rows in thirds]
+    assert all(150 < n < 250 for n in per_file)  # about 200 from each file
+    rows = frame.set_index("row_id").loc[sample["row_id"]].reset_index()
+    pd.testing.assert_frame_equal(sample, rows, check_dtype=False)  # the rows themselves
+    again, _ = sample_rows(data, 600, seed=3)
+    assert again["row_id"].tolist() == sample["row_id"].tolist()
+    assert sample_rows(data, 10**9)[0].shape[0] == len(frame)  # capped at what there is
+    with pytest.raises(ValueError, match="positive number of rows"):
+        sample_rows(data, 0)
+
+
+def test_cli_fits_on_a_sample_of_many_files(cardio_files, tmp_path, capsys) -> None:
+    import json
+
+    _, data, frame = cardio_files
+    bundle = tmp_path / "sampled"
+    fit = ["fit", str(data / "*.parquet"), "--model", "PCA", "--exclude", "row_id"]
+    assert main([*fit, "--sample", "500", "--out", str(bundle)]) == 0
+    assert f"sampled 500 of {len(frame):,} rows from 3 file(s)" in capsys.readouterr().out
+    lineage = json.loads((bundle / "manifest.json").read_text())["lineage"]
+    assert lineage["sampled_rows"] == 500 and lineage["total_rows"] == len(frame)
+    assert deepad.load(bundle).training_rows_ == 500

@@ -188,6 +188,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
         )
     if cls.modality != "log":
         refuse_options(args, LOG_FLAGS, f"applies to log detectors; {cls.__name__} is not one")
+    if cls.modality in ("image", "log") and args.sample is not None:
+        raise UsageError("--sample draws table rows; this detector reads images or logs")
     if cls.modality == "image":
         from deepad.cli_images import fit_images
 
@@ -200,7 +202,19 @@ def cmd_fit(args: argparse.Namespace) -> None:
         return
     if args.pattern:
         raise UsageError("--pattern selects image files; this detector reads a table")
-    frame = read_table(args.data)
+    sampled: dict[str, Any] = {}
+    if args.sample is not None:  # many files, one machine: fit on a uniform sample
+        from deepad.distributed import sample_rows
+
+        if cls.modality == "series":
+            raise UsageError("--sample draws rows at random; a series needs its order")
+        frame, sampled = sample_rows(args.data, args.sample, seed=args.sample_seed)
+        print(
+            f"sampled {sampled['sampled_rows']:,} of {sampled['total_rows']:,} rows from "
+            f"{sampled['files']} file(s) (seed {sampled['seed']})"
+        )
+    else:
+        frame = read_table(args.data)
     dropped = list(args.exclude)
     if args.label_column:
         dropped.append(args.label_column)
@@ -237,6 +251,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
         label_column=args.label_column,
         id_columns=list(args.exclude) + ([args.time_column] if args.time_column else []),
         fit_seconds=round(seconds, 3),
+        **sampled,
     )
     calibrator = detector.calibrator_
     unit = "steps" if cls.modality == "series" else "rows"
@@ -950,6 +965,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --fpr: a stricter threshold whose false-positive rate is <= ALPHA for a "
         "share C of calibration draws (e.g. 0.9), not only on average",
     )
+    fit.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="tables in many files (a folder or a glob of Parquet/CSV): fit on N rows drawn "
+        "uniformly without replacement from all of them (recorded in the bundle's lineage)",
+    )
+    fit.add_argument("--sample-seed", type=int, default=0, help="seed of --sample (default 0)")
     add_log_options(fit)
     fit.add_argument(
         "--time-column",

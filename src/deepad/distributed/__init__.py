@@ -1,6 +1,8 @@
-"""Scale-out on Ray (``pip install 'deepad[ray]'``): ``score`` runs a bundle over Parquet or
-CSV files with Ray Data, on this machine or a cluster."""
+"""Scale-out (``pip install 'deepad[ray]'``): ``score`` runs a bundle over Parquet or CSV
+files with Ray Data, on this machine or a cluster; ``sample_rows`` draws a uniform sample of
+rows over many files for detectors that train on one machine."""
 
+from deepad.distributed.sampling import sample_rows
 from deepad.distributed.scoring import input_files, score
 
-__all__ = ["input_files", "score"]
+__all__ = ["input_files", "sample_rows", "score"]
