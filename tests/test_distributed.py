@@ -161,3 +161,36 @@ def test_cli_fits_on_a_sample_of_many_files(cardio_files, tmp_path, capsys) -> N
     lineage = json.loads((bundle / "manifest.json").read_text())["lineage"]
     assert lineage["sampled_rows"] == 500 and lineage["total_rows"] == len(frame)
     assert deepad.load(bundle).training_rows_ == 500
+
+
+def test_ray_train_fits_a_torch_detector_into_the_same_bundle(local_ray, tmp_path) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from deepad.distributed import fit
+
+    X, y = load_cardio()
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    det = fit(deepad.AutoEncoder(epochs=8, random_state=0), frame[y == 0], num_workers=2)
+    assert det.history_.epochs_run == 8 and len(det.history_.validation_loss) == 8
+    assert det.history_.train_loss[-1] < det.history_.train_loss[0]  # it learned
+    scores = det.decision_function(frame)
+    local = deepad.AutoEncoder(epochs=8, random_state=0).fit(frame[y == 0])
+    assert roc_auc_score(y, scores) > roc_auc_score(y, local.decision_function(frame)) - 0.05
+    restored = deepad.load(det.save(tmp_path / "ray-fit"))
+    np.testing.assert_allclose(restored.decision_function(frame), scores, rtol=1e-6)
+    assert restored.calibrator_.n_calibration == det.calibrator_.n_calibration > 0
+    with pytest.raises(ValueError, match="does not train data-parallel; fit it on a sample"):
+        fit(deepad.IsolationForest(), frame)
+    with pytest.raises(ValueError, match="learns from labels"):
+        fit(deepad.DeepSAD(), frame, y)
+
+
+def test_cli_fit_on_ray(local_ray, tmp_path, capsys) -> None:
+    X, y = load_cardio()
+    data = tmp_path / "normal.csv"
+    pd.DataFrame(X[y == 0], columns=[f"x{i}" for i in range(X.shape[1])]).to_csv(data, index=False)
+    fit = ["fit", str(data), "--model", "AutoEncoder", "--param", "epochs=3"]
+    assert main([*fit, "--engine", "ray", "--workers", "2", "--out", str(tmp_path / "b")]) == 0
+    assert deepad.load(tmp_path / "b").training_rows_ == int((y == 0).sum())
+    assert main([*fit, "--workers", "2", "--out", str(tmp_path / "c")]) == 2
+    assert "goes with --engine ray" in capsys.readouterr().err

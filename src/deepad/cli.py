@@ -190,6 +190,12 @@ def cmd_fit(args: argparse.Namespace) -> None:
         refuse_options(args, LOG_FLAGS, f"applies to log detectors; {cls.__name__} is not one")
     if cls.modality in ("image", "log") and args.sample is not None:
         raise UsageError("--sample draws table rows; this detector reads images or logs")
+    if args.engine == "ray" and cls.modality != "table":
+        raise UsageError("--engine ray trains table detectors; this one reads other data")
+    if args.engine != "ray":
+        refuse_options(
+            args, {"--address": "address", "--workers": "workers"}, "goes with --engine ray"
+        )
     if cls.modality == "image":
         from deepad.cli_images import fit_images
 
@@ -234,6 +240,19 @@ def cmd_fit(args: argparse.Namespace) -> None:
         )
     elif args.time_column:
         raise UsageError(f"--time-column is for series detectors; {cls.__name__} scores rows")
+    elif args.engine == "ray":  # data-parallel training on Ray Train, the same bundle
+        from deepad.distributed import fit as fit_on_ray
+
+        if args.workers is not None and args.workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {args.workers}")
+        fit_on_ray(
+            detector,
+            features,
+            labels,
+            num_workers=args.workers or 2,
+            address=args.address,
+            calibration_size=calibration_size,
+        )
     else:
         detector.fit(features, labels, calibration_size=calibration_size)
     seconds = time.perf_counter() - start
@@ -964,6 +983,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="C",
         help="with --fpr: a stricter threshold whose false-positive rate is <= ALPHA for a "
         "share C of calibration draws (e.g. 0.9), not only on average",
+    )
+    fit.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: train a torch table detector data-parallel on Ray Train (needs "
+        "deepad[ray]); the bundle is the same as a local fit's",
+    )
+    fit.add_argument("--workers", type=int, help="with --engine ray: training workers (default 2)")
+    fit.add_argument(
+        "--address", help="with --engine ray: the cluster to join (default: a local Ray)"
     )
     fit.add_argument(
         "--sample",

@@ -121,7 +121,8 @@ class TorchDetector(BaseDetector):
             module = self._build_module(self.architecture_)
             self._prepare(module, features, seed)
             config = self._training_config(seed)
-            self.history_ = fit_module(module, self._loss, features, config, targets=targets)
+            train = getattr(self, "_trainer", None) or fit_module  # deepad.distributed.fit
+            self.history_ = train(module, self._loss, features, config, targets=targets)
         self.module_ = module.cpu().eval()
 
     def _fine_tune_features(
