@@ -194,3 +194,18 @@ def test_cli_fit_on_ray(local_ray, tmp_path, capsys) -> None:
     assert deepad.load(tmp_path / "b").training_rows_ == int((y == 0).sum())
     assert main([*fit, "--workers", "2", "--out", str(tmp_path / "c")]) == 2
     assert "goes with --engine ray" in capsys.readouterr().err
+
+
+def test_ray_scores_an_onnx_export_without_torch_in_the_actors(local_ray, cardio_files, tmp_path):
+    from deepad.export import export_onnx
+    from deepad.runtime import load_exported
+
+    bundle, data, frame = cardio_files
+    features = frame.drop(columns="row_id")
+    exported = export_onnx(deepad.load(bundle), tmp_path / "onnx", features.head(500)).path
+    info = score(exported, data, tmp_path / "out", id_columns=["row_id"], progress=False)
+    out = pd.read_parquet(tmp_path / "out").sort_values("row_id").reset_index(drop=True)
+    assert info["rows"] == len(frame) == len(out)
+    expected = load_exported(exported).score(features)
+    np.testing.assert_allclose(out["score"], expected["score"], rtol=1e-6)
+    assert out["label"].tolist() == np.asarray(expected["decision"]).tolist()
