@@ -16,7 +16,8 @@ then spreads over its nodes.
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,27 @@ class BundleScorer:
 _OUTPUTS = ("score", "p_value", "label")
 
 
+@contextmanager
+def ray_session(address: str | None, local_cpus: int) -> Iterator[Any]:
+    """Ray for one job: the running one if this process has it, else a cluster at
+    ``address``, else a local Ray with ``local_cpus`` CPUs, shut down afterwards."""
+    ray = _ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    ray.init(
+        address=address,
+        num_cpus=None if address else local_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
 def _cores() -> int:
     import os
 
@@ -166,19 +188,8 @@ def score(
     target = Path(out)
     if target.exists() and any(target.iterdir()):
         raise ValueError(f"{target} is not empty; give a new or empty output folder")
-    ray = _ray()
-    started_here = not ray.is_initialized()
-    if started_here:
-        # locally, one CPU slot beyond the scoring actors for the read and write tasks
-        local_cpus = (num_workers or _cores()) + 1
-        ray.init(
-            address=address,
-            num_cpus=None if address else local_cpus,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    try:
+    # locally, one CPU slot beyond the scoring actors for the read and write tasks
+    with ray_session(address, (num_workers or _cores()) + 1) as ray:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = progress
         reader = (
@@ -213,7 +224,4 @@ def score(
         scored.write_parquet(str(target))
         seconds = time.perf_counter() - start
         rows = ray.data.read_parquet(str(target)).count()
-    finally:
-        if started_here:
-            ray.shutdown()
     return {"rows": rows, "seconds": seconds, "workers": workers, "out": str(target)}

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from deepad.distributed.scoring import _cores, _ray
+from deepad.distributed.scoring import _cores, ray_session
 from deepad.nn.training import TrainingConfig, TrainingHistory, _split, auto_batch_size, auto_epochs
 
 _WEIGHTS = "model.safetensors"
@@ -51,25 +51,14 @@ def fit(
         raise ValueError(f"{type(detector).__name__} learns from labels; fit it on one machine")
     if not isinstance(num_workers, int) or num_workers < 1:
         raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
-    ray = _ray()
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(
-            address=address,
-            num_cpus=None if address else max(num_workers + 1, _cores()),
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    try:
-        detector._trainer = lambda module, loss, data, config, targets=None: _train(
-            module, loss, data, config, num_workers
-        )
-        detector.fit(X, y, calibration_size=calibration_size)
-    finally:
-        detector.__dict__.pop("_trainer", None)
-        if started_here:
-            ray.shutdown()
+    with ray_session(address, max(num_workers + 1, _cores())):
+        try:
+            detector._trainer = lambda module, loss, data, config, targets=None: _train(
+                module, loss, data, config, num_workers
+            )
+            detector.fit(X, y, calibration_size=calibration_size)
+        finally:
+            detector.__dict__.pop("_trainer", None)
     return detector
 
 
