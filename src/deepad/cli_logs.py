@@ -113,9 +113,9 @@ def explain_sessions(args: argparse.Namespace, detector: Any) -> None:
 
     from deepad.cli import _decisions, _write_table
 
-    explanation = detector.explain(args.data, top=args.top)
+    sessions = detector.read(args.data)  # read and parse the log once, for both
+    explanation = detector.explain(sessions, top=args.top)
     table = explanation.top().drop(columns=["session", "score", "flagged"])
-    sessions = detector.read(args.data)
     decisions = _decisions(detector.calibrator_, explanation.scores)
     result = pd.concat([_session_columns(sessions), decisions, table], axis=1)
     if args.out is None:

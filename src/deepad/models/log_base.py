@@ -25,7 +25,7 @@ import pandas as pd
 from deepad.io.logs import as_sessions, read_templates
 from deepad.models.unit_base import UnitDetector
 from deepad.preprocess.log_sessions import (
-    LOG_OPTIONS,
+    READER_OPTIONS,
     LogReader,
     LogSessions,
     reader_from_options,
@@ -182,7 +182,7 @@ class LogDetector(UnitDetector):
         return (index, sessions.keys[index], position, line, event, template, contribution, detail)
 
     def _reader_options(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in LOG_OPTIONS if name != "templates"}
+        return {name: getattr(self, name) for name in READER_OPTIONS}
 
     def _check_params(self) -> None:
         super()._check_params()

@@ -46,6 +46,9 @@ LOG_OPTIONS: dict[str, str] = {
     "templates": "id sessions only: event id -> template text (a dict, or a CSV path)",
 }
 
+#: the options a LogReader takes (all of LOG_OPTIONS but templates, which id sessions use)
+READER_OPTIONS = tuple(name for name in LOG_OPTIONS if name != "templates")
+
 #: lines longer than this are cut before parsing (a guard against binary or runaway lines)
 MAX_LINE_CHARS = 65_536
 
@@ -137,15 +140,14 @@ class LogReader:
         self._by_time = isinstance(session_window, str)
         if session_window is not None:
             self._check_window()
-        self.masks = None if masks is None else [list(pair) for pair in _check_masks(masks)]
-        self.parser = LogParser(
-            content=content_regex, masks=DEFAULT_MASKS if masks is None else _check_masks(masks)
-        )
+        pairs = DEFAULT_MASKS if masks is None else _check_masks(masks)
+        self.masks = None if masks is None else [list(pair) for pair in pairs]
+        self.parser = LogParser(content=content_regex, masks=pairs)
 
     @property
     def options(self) -> dict[str, Any]:
         """The options this reader was built with (``LOG_OPTIONS`` but templates)."""
-        return {name: getattr(self, name) for name in LOG_OPTIONS if name != "templates"}
+        return {name: getattr(self, name) for name in READER_OPTIONS}
 
     def fit_read(self, X: Any) -> LogSessions:
         """Learn templates from the lines of ``X`` and group them into sessions."""
