@@ -96,10 +96,17 @@ def test_bundle_holds_manifest_and_safetensors_only(name, tmp_path, make_detecto
     header = json.loads(raw[8 : 8 + header_len])
     assert "decision_scores_" in header
     assert "calibration.calibration_scores" in header
+    assert "reference.sample" in header  # encoded training rows for the drift monitor
     assert all(
         key.startswith("model.")
         for key in header
-        if key not in {"decision_scores_", "calibration.calibration_scores", "__metadata__"}
+        if key
+        not in {
+            "decision_scores_",
+            "calibration.calibration_scores",
+            "reference.sample",
+            "__metadata__",
+        }
     )
 
 

@@ -324,3 +324,25 @@ def test_fingerprint_depends_on_values_and_names(mixed_frame):
     changed.loc[0, "num_a"] += 1.0
     assert fingerprint_table(changed) != base
     assert fingerprint_table(mixed_frame.rename(columns={"num_a": "other"})) != base
+
+
+def test_drift_reference_summarises_training_inputs(mixed_frame):
+    from deepad.preprocess.reference import DriftReference
+
+    pre = TabularPreprocessor().fit(mixed_frame)
+    features = pre.transform(mixed_frame)
+    reference = DriftReference.fit(pre, mixed_frame, features, seed=0)
+    assert [ref.name for ref in reference.numeric] == ["num_a", "num_nan", "num_inf", "count"]
+    num_nan = reference.column("num_nan")
+    assert num_nan.missing == pytest.approx(15 / len(mixed_frame))
+    assert len(num_nan.edges) == 9 and sum(num_nan.shares) == pytest.approx(1.0)
+    finite = mixed_frame["num_nan"].dropna()
+    assert num_nan.quantiles[0] == finite.min() and num_nan.quantiles[-1] == finite.max()
+    # integer counts tie at the decile edges: bins merge, shares still follow the data
+    count = reference.column("count")
+    counts = count.bin_counts(mixed_frame["count"].to_numpy(dtype=float))
+    np.testing.assert_allclose(counts / counts.sum(), count.shares)
+    assert reference.sample.shape == (len(mixed_frame), features.shape[1])
+    meta, arrays = reference.state()
+    again = DriftReference.from_state(json.loads(json.dumps(meta)), arrays)
+    assert again.numeric == reference.numeric and again.rows == reference.rows

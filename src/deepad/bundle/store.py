@@ -30,6 +30,7 @@ from deepad._version import __version__
 from deepad.calibrate import Calibrator
 from deepad.core.base import BaseDetector
 from deepad.models import DETECTORS
+from deepad.preprocess.reference import DriftReference
 
 FORMAT = "deepad-bundle"
 #: 2 added the calibration state (rule, level, calibration scores); 1 is still read
@@ -85,6 +86,12 @@ def save_bundle(
     calibration, calibration_arrays = detector.calibrator_.state()
     for name, values in calibration_arrays.items():
         arrays[f"calibration.{name}"] = np.ascontiguousarray(values)
+    reference = getattr(detector, "drift_reference_", None)
+    reference_meta = None
+    if reference is not None:
+        reference_meta, reference_arrays = reference.state()
+        for name, values in reference_arrays.items():
+            arrays[f"reference.{name}"] = np.ascontiguousarray(values)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".deepad-", dir=target.parent))
     try:
@@ -109,6 +116,7 @@ def save_bundle(
             },
             "lineage": _jsonable(lineage or {}, "lineage"),
             "metrics": _jsonable(getattr(detector, "metrics_", {}), "metrics"),
+            **({} if reference_meta is None else {"drift_reference": reference_meta}),
             "weights": {"file": WEIGHTS, "sha256": _sha256(staging / WEIGHTS)},
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -202,6 +210,15 @@ def load(path: str | Path) -> BaseDetector:
         detector._import_model(manifest["model_state"], model_arrays)
         detector.calibrator_ = _read_calibrator(manifest["threshold"], arrays)
         detector.threshold_ = detector.calibrator_.threshold
+        if "drift_reference" in manifest:
+            reference_arrays = {
+                key.removeprefix("reference."): value
+                for key, value in arrays.items()
+                if key.startswith("reference.")
+            }
+            detector.drift_reference_ = DriftReference.from_state(
+                manifest["drift_reference"], reference_arrays
+            )
     except (KeyError, TypeError) as exc:
         raise BundleError(f"bundle {bundle} is malformed: missing or invalid {exc}") from exc
     return detector

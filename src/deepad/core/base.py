@@ -30,6 +30,7 @@ from sklearn.exceptions import NotFittedError
 from deepad.calibrate.calibrator import CalibrationWarning, Calibrator
 from deepad.calibrate.split import calibration_split
 from deepad.io.tables import as_table
+from deepad.preprocess.reference import DriftReference
 from deepad.preprocess.tabular import (
     MissingValueWarning,
     TabularPreprocessor,
@@ -93,6 +94,9 @@ class BaseDetector(BaseEstimator):
         self.feature_names_in_ = np.asarray(table.columns, dtype=object)
         self.training_rows_ = len(table)
         self.training_fingerprint_ = fingerprint_table(table)
+        self.drift_reference_ = DriftReference.fit(
+            preprocessor, fit_table, features, self._split_seed()
+        )
         fit_labels = labels[fit_rows] if self.uses_labels and labels is not None else None
         try:
             self._fit_features(features, fit_labels)
