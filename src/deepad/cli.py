@@ -1,4 +1,5 @@
-"""``deepad`` command line: fit, score, export, explain, report, info, models, demo, bench.
+"""``deepad`` command line: fit, score, export, explain, report, info, models, demo, registry,
+bench.
 
 Every command has ``--help``. Errors in the user's input are printed as one line
 (``deepad: error: ...``) with exit status 2, never as a traceback; set DEEPAD_DEBUG=1
@@ -22,6 +23,9 @@ import pandas as pd
 
 from deepad._version import __version__
 from deepad.cli_logs import LOG_FLAGS, add_log_options
+from deepad.cli_monitor import add_monitor_command
+from deepad.cli_registry import add_registry_command
+from deepad.cli_serve import add_serve_command
 
 
 class UsageError(Exception):
@@ -1152,6 +1156,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="deepad-demo-bundle", help="where to write the bundle")
     demo.set_defaults(func=cmd_demo)
 
+    add_registry_command(commands)
+    add_serve_command(commands)
+    add_monitor_command(commands)
     _add_bench(commands)
     return parser
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from deepad.monitor.stats import chi_square, share_distance
 from deepad.preprocess.tabular import TabularPreprocessor, categorical_labels
 
 #: share of training values outside the stored 5th-95th percentile range
@@ -111,23 +112,24 @@ def _outside_share(
     }
 
 
-def _categorical(spec: Any, series: pd.Series, alpha: float) -> dict[str, Any]:
+def category_counts(spec: Any, series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A categorical column's counts and training shares, cell by cell: each kept
+    category, then "other" (categories beyond the kept ones, and values never seen)."""
     labels = categorical_labels(series)  # the labels the encoder counts, gaps included
     kept = list(spec.categories)
     observed = np.array([(labels == c).sum() for c in kept] + [(~labels.isin(kept)).sum()])
     shares = np.array([*spec.shares, max(0.0, 1.0 - sum(spec.shares))])
+    return observed, shares
+
+
+def _categorical(spec: Any, series: pd.Series, alpha: float) -> dict[str, Any]:
+    observed, shares = category_counts(spec, series)
     record = {"column": spec.name, "kind": "categorical", "statistic": "category share distance"}
     if not spec.shares or observed.sum() == 0:
         return {**record, "value": np.nan, "expected": 0.0, "p_value": 1.0, "mean_shift": np.nan,
                 "drifted": False}  # fmt: skip
-    new = observed / observed.sum()
-    distance = float(0.5 * np.abs(new - shares).sum())
-    expected = shares * observed.sum()
-    # a bucket training never filled ("other" with every category kept) gets a tiny floor,
-    # so a value never seen there counts as strong evidence instead of dividing by zero
-    expected = np.maximum(expected, 1e-9 * observed.sum())
-    chi2 = float((((observed - expected) ** 2) / expected).sum())
-    p_value = float(stats.chi2.sf(chi2, df=max(len(observed) - 1, 1)))
+    distance = share_distance(shares, observed)
+    _, p_value = chi_square(shares, observed)
     return {
         **record,
         "value": distance,

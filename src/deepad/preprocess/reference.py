@@ -126,9 +126,7 @@ def _numeric_reference(name: str, values: np.ndarray) -> NumericReference:
     quantiles = np.quantile(finite, QUANTILE_LEVELS)
     interior = np.quantile(finite, np.linspace(0.0, 1.0, PSI_BINS + 1)[1:-1])
     edges = np.unique(interior)
-    counts = np.bincount(
-        np.searchsorted(edges, finite, side="right"), minlength=len(edges) + 1
-    )
+    counts = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=len(edges) + 1)
     return NumericReference(
         name=name,
         quantiles=[float(q) for q in quantiles],
