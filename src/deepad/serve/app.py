@@ -192,8 +192,7 @@ def create_app(registry: Registry, config: ServiceConfig | None = None) -> FastA
         frame = read_rows(body, content_type, config.max_rows)
         results, scores, p_values, flags = score_table(loaded, frame, explain)
         pool.observe(loaded, frame, scores, p_values, flags)
-        rule = loaded.detector.calibrator_.describe()
-        return {"model": name, "version": loaded.version, "rule": rule, "results": results}
+        return {"model": name, "version": loaded.version, "rule": loaded.rule, "results": results}
 
     @app.post(
         "/v1/models/{name}/stream",

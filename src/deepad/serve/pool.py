@@ -42,6 +42,8 @@ class LoadedModel:
     lock: threading.Lock = field(default_factory=threading.Lock)
     streams: OrderedDict[str, tuple[np.ndarray, int]] = field(default_factory=OrderedDict)
     checked_at: float = 0.0
+    #: the threshold rule in words, computed once (its FPR spread is costly per request)
+    rule: str = ""
 
     @property
     def name(self) -> str:
@@ -88,7 +90,8 @@ class ModelPool:
             if loaded is None or loaded.version != info.version:
                 detector = load(info.path)
                 monitor = DriftMonitor(detector, window=self.window, alpha=self.alpha)
-                loaded = LoadedModel(info=info, detector=detector, monitor=monitor)
+                rule = detector.calibrator_.describe()
+                loaded = LoadedModel(info=info, detector=detector, monitor=monitor, rule=rule)
                 log.info("serving %s version %d", name, info.version)
             loaded.checked_at = now
             self._models[name] = loaded
