@@ -43,7 +43,8 @@ class BundleError(ValueError):
     """A bundle that cannot be written or loaded safely."""
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -117,7 +118,7 @@ def save_bundle(
             "lineage": _jsonable(lineage or {}, "lineage"),
             "metrics": _jsonable(getattr(detector, "metrics_", {}), "metrics"),
             **({} if reference_meta is None else {"drift_reference": reference_meta}),
-            "weights": {"file": WEIGHTS, "sha256": _sha256(staging / WEIGHTS)},
+            "weights": {"file": WEIGHTS, "sha256": sha256(staging / WEIGHTS)},
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         if target.exists():
@@ -184,7 +185,7 @@ def load(path: str | Path) -> BaseDetector:
         name = manifest["detector"]["class"]
     except (KeyError, TypeError) as exc:
         raise BundleError(f"bundle {bundle} is malformed: missing or invalid {exc}") from exc
-    if _sha256(weights_path) != recorded_hash:
+    if sha256(weights_path) != recorded_hash:
         raise BundleError(
             f"{weights_path} does not match the SHA-256 recorded in its manifest; "
             "the bundle was modified or corrupted and is refused"

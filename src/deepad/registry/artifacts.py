@@ -7,22 +7,13 @@ half-copied bundle and a crash leaves at most a hidden folder behind.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from deepad.bundle.store import sha256
 from deepad.registry.errors import RegistryError
-
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def relative_path(name: str, version: int) -> str:
