@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
+from starlette.requests import ClientDisconnect
 
 from deepad._version import __version__
 from deepad.registry import Registry, RegistryError, RegistryUnavailable
@@ -289,11 +290,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BadRequest(f"the body is {int(declared)} bytes; the limit is {limit}", 413)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(f"the body is over the limit of {limit} bytes", 413)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BadRequest(f"the body is over the limit of {limit} bytes", 413)
+            chunks.append(chunk)
+    except ClientDisconnect:  # the client left (a timeout): nobody to answer
+        raise BadRequest("the client disconnected before sending the whole body", 400) from None
     return b"".join(chunks)
 
 
