@@ -389,17 +389,7 @@ class Registry:
             self._version_row(conn, name, version)
             current = model.production_version
             if current != version:
-                self._set_production(conn, name, version, current)
-                conn.execute(
-                    promotions.insert().values(
-                        name=name,
-                        action="promote",
-                        version=version,
-                        previous=current,
-                        done_by=by,
-                        at=_now(),
-                    )
-                )
+                self._move_production(conn, name, "promote", version, current, by)
             row = self._version_row(conn, name, version)
         return self._record(row)
 
@@ -432,19 +422,21 @@ class Registry:
                     "there is no earlier one to roll back to"
                 )
             target = stack[-2]
-            self._set_production(conn, name, target, current)
-            conn.execute(
-                promotions.insert().values(
-                    name=name,
-                    action="rollback",
-                    version=target,
-                    previous=current,
-                    done_by=by,
-                    at=_now(),
-                )
-            )
+            self._move_production(conn, name, "rollback", target, current, by)
             row = self._version_row(conn, name, target)
         return self._record(row)
+
+    def _move_production(
+        self, conn: Connection, name: str, action: str, version: int, previous: int | None, by: str
+    ) -> None:
+        """Make ``version`` production and record the move in the promotion history."""
+        self._set_production(conn, name, version, previous)
+        conn.execute(
+            promotions.insert().values(
+                name=name, action=action, version=version, previous=previous, done_by=by,
+                at=_now(),
+            )
+        )  # fmt: skip
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Promotions and rollbacks of ``name``, oldest first: action, version, previous,
