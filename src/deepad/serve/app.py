@@ -31,6 +31,7 @@ from deepad.serve.bodies import (
     JSON,
     BadRequest,
     InvalidBody,
+    error_list,
     read_rows,
 )
 from deepad.serve.metrics import ServiceMetrics
@@ -335,11 +336,7 @@ def _install_guards(app: FastAPI, config: ServiceConfig, metrics: ServiceMetrics
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
-        ]
-        return JSONResponse({"detail": errors}, status_code=422)
+        return JSONResponse({"detail": error_list(exc.errors())}, status_code=422)
 
     @app.exception_handler(ValueError)
     async def unfit(request: Request, exc: ValueError) -> JSONResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pandas as pd
 from pydantic import ValidationError
@@ -58,11 +59,12 @@ def read_rows(body: bytes, content_type: str | None, max_rows: int) -> pd.DataFr
     return frame
 
 
-def validation_message(exc: ValidationError) -> list[dict[str, object]]:
-    """Pydantic's errors as FastAPI reports them: location, message, type."""
+def error_list(errors: Any, prefix: tuple[str, ...] = ()) -> list[dict[str, object]]:
+    """Validation errors as the service reports them: location, message, type (the
+    input itself left out, so a large body is never echoed back)."""
     return [
-        {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
-        for error in exc.errors(include_url=False, include_context=False, include_input=False)
+        {"loc": [*prefix, *e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
     ]
 
 
@@ -85,7 +87,7 @@ def _json_rows(body: bytes, max_rows: int) -> pd.DataFrame:
     try:
         request = ScoreRequest.model_validate(payload)
     except ValidationError as exc:
-        raise InvalidBody(validation_message(exc)) from None
+        raise InvalidBody(error_list(exc.errors(include_url=False), ("body",))) from None
     return pd.DataFrame.from_records(request.records)
 
 
