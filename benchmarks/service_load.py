@@ -1,12 +1,14 @@
 """Load on `deepad serve` with locust, on loopback: throughput, p50/p99, errors, memory.
 
-    .venv/bin/python benchmarks/service_load.py --out docs/results/service-2026-12-02/load.md
+    .venv/bin/python benchmarks/service_load.py --out docs/results/service-2026-12-03/load.md
 
 Fits an AutoEncoder on ADBench Cardio's normal rows (real data), pushes it to a fresh
 registry, starts `deepad serve` (one uvicorn worker, one torch thread) and runs locust
 headless against it: single-row and 100-row score requests at several request rates
-(users x one request per second each), and, side by side as the peer, `GET /healthz`
-on the same server at the same rate: the cost of the HTTP stack alone. Then one longer
+(users, each sending one request per second on average at exponentially distributed
+intervals, so that arrivals are Poisson-like rather than lock-step bursts), and, side
+by side as the peer, `GET /healthz` on the same server at the same rate: the cost of
+the HTTP stack alone. Then one longer
 run at 200 single-row requests per second while the server's resident memory is read
 every 5 s, to see whether it stays flat. Locust runs on the same 2-core machine, so its
 own CPU use is part of every figure.

@@ -143,6 +143,13 @@ class TorchDetector(BaseDetector):
     ) -> np.ndarray:
         """``fn(module, batch)`` over the encoded rows in chunks on the chosen device."""
         device = resolve_device(self.device)
+        if device.type == "cpu":  # the fitted module lives on the CPU: no moves per call
+            return predict_batched(
+                lambda batch: fn(self.module_, batch),
+                features,
+                batch_size=self._score_batch_size,
+                device="cpu",
+            )
         module = self.module_.to(device)
         try:
             return predict_batched(

@@ -69,7 +69,11 @@ class ColumnSpec:
 
 
 def _is_categorical(series: pd.Series) -> bool:
-    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+    return _is_categorical_dtype(series.dtype)
+
+
+def _is_categorical_dtype(dtype: Any) -> bool:
+    return not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
 
 
 def categorical_labels(series: pd.Series) -> pd.Series:
@@ -168,19 +172,48 @@ class TabularPreprocessor:
         if not self.columns_:
             raise RuntimeError("TabularPreprocessor is not fitted; call fit first")
         frame = self.select_columns(X)
+        numeric = [spec for spec in self.columns_ if spec.kind == "numeric"]
+        values = self._numeric_matrix(frame, numeric)
+        gaps = ~np.isfinite(values)
+        medians, means, scales = (
+            np.array([getattr(spec, key) for spec in numeric], dtype=np.float64)
+            for key in ("median", "mean", "scale")
+        )
+        encoded = (np.where(gaps, medians, values) - means) / scales
+        warn_unseen_gaps(
+            [
+                spec.name
+                for j, spec in enumerate(numeric)
+                if not spec.missing_indicator and gaps[:, j].any()
+            ]
+        )
+        if len(numeric) == len(self.columns_) and not any(s.missing_indicator for s in numeric):
+            return np.ascontiguousarray(encoded, dtype=np.float32)  # the common all-numeric case
         blocks: list[np.ndarray] = []
-        unseen_gaps: list[str] = []
+        j = 0
         for spec in self.columns_:
-            series = frame[spec.name]
             if spec.kind == "numeric":
-                block, had_unseen_gap = self._encode_numeric(spec, series)
-                if had_unseen_gap:
-                    unseen_gaps.append(spec.name)
+                blocks.append(encoded[:, j : j + 1])
+                if spec.missing_indicator:
+                    blocks.append(gaps[:, j : j + 1].astype(np.float64))
+                j += 1
             else:
-                block = self._encode_categorical(spec, series)
-            blocks.append(block)
-        warn_unseen_gaps(unseen_gaps)
+                blocks.append(self._encode_categorical(spec, frame[spec.name]))
         return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
+
+    @staticmethod
+    def _numeric_matrix(frame: pd.DataFrame, numeric: list[ColumnSpec]) -> np.ndarray:
+        """The numeric columns as one float64 matrix (gaps as NaN), in ``numeric`` order:
+        in one conversion when every one is stored as numbers, else column by column."""
+        names = [spec.name for spec in numeric]
+        dtypes = frame.dtypes
+        if names and not any(_is_categorical_dtype(dtypes[name]) for name in names):
+            block = frame if list(frame.columns) == names else frame[names]
+            return block.to_numpy(dtype=np.float64, na_value=np.nan).reshape(len(frame), -1)
+        values = np.empty((len(frame), len(numeric)), dtype=np.float64)
+        for j, spec in enumerate(numeric):
+            values[:, j] = numeric_values(spec, frame[spec.name])
+        return values
 
     def select_columns(self, X: Any) -> pd.DataFrame:
         """``X`` as a DataFrame of the training columns, in training order.
@@ -228,16 +261,6 @@ class TabularPreprocessor:
         for j, spec in enumerate(categorical):
             labels[:, j] = categorical_labels(frame[spec.name]).to_numpy()
         return values, labels
-
-    @staticmethod
-    def _encode_numeric(spec: ColumnSpec, series: pd.Series) -> tuple[np.ndarray, bool]:
-        values = numeric_values(spec, series)
-        gaps = ~np.isfinite(values)
-        values = np.where(gaps, spec.median, values)
-        columns = [(values - spec.mean) / spec.scale]
-        if spec.missing_indicator:
-            columns.append(gaps.astype(np.float64))
-        return np.stack(columns, axis=1), bool(gaps.any()) and not spec.missing_indicator
 
     @staticmethod
     def _encode_categorical(spec: ColumnSpec, series: pd.Series) -> np.ndarray:

@@ -343,19 +343,36 @@ def _install_guards(app: FastAPI, config: ServiceConfig, metrics: ServiceMetrics
         # the detectors' own checks: missing columns, non-numeric values, wrong shapes
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Any) -> Response:
+    app.add_middleware(RequestMetrics, metrics=metrics)
+
+
+class RequestMetrics:
+    """Pure ASGI middleware counting requests by route, method and status and timing
+    them: unlike Starlette's ``BaseHTTPMiddleware`` it adds no task or stream per request."""
+
+    def __init__(self, app: Any, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
         status = 500
+
+        async def send_and_note(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_and_note)
         finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            metrics.requests.labels(path, request.method, str(status)).inc()
-            metrics.latency.labels(path).observe(time.perf_counter() - start)
+            path = getattr(scope.get("route"), "path", "unmatched")  # the router sets it
+            self.metrics.requests.labels(path, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(path).observe(time.perf_counter() - start)
 
 
 __all__ = ["ServiceConfig", "create_app"]
