@@ -96,7 +96,7 @@ def _locust(base: str, path: str, body: Path | None, users: int, seconds: int, p
     command = [
         str(Path(sys.executable).with_name("locust")), "-f", str(HERE / "_locustfile.py"),
         "--headless", "--host", base, "--users", str(users), "--spawn-rate", str(users),
-        "--run-time", f"{seconds}s", "--csv", str(prefix), "--only-summary",
+        "--run-time", f"{seconds}s", "--stop-timeout", "5", "--csv", str(prefix), "--only-summary",
         "--loglevel", "ERROR",
     ]  # fmt: skip
     subprocess.run(command, env=env, check=False, capture_output=True)

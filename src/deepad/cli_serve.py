@@ -83,8 +83,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
+    # NumPy's BLAS too (the monitor's window tests): its default of one thread per core
+    # would take the core the request loop runs on
+    threadpool_limits(args.threads)
     config = ServiceConfig(
         api_keys=tuple(k.strip() for k in keys),
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),

@@ -47,8 +47,8 @@ def as_table(X: Any, *, name: str = "X") -> pd.DataFrame:
     if frame.shape[1] == 0:
         raise ValueError(f"{name} has no columns; at least one feature column is needed")
     columns = [str(c) for c in frame.columns]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
-    if duplicated:
+    if len(set(columns)) != len(columns):
+        duplicated = sorted({c for c in columns if columns.count(c) > 1})
         raise ValueError(f"{name} has duplicated column names: {duplicated}")
     if list(frame.columns) != columns:
         frame = frame.set_axis(columns, axis=1)

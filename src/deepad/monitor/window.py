@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -324,7 +325,10 @@ class DriftMonitor:
         level = self.alpha / max(tests, 1)
 
         if columns and self.drift_reference is not None:
-            features = [self._column(spec, frame[spec.name], level) for spec in columns]
+            features = []
+            for spec in columns:
+                features.append(self._column(spec, frame[spec.name], level))
+                time.sleep(0)  # let other threads (a service's request loop) run between tests
         elif columns:
             features = _range_features(feature_drift(detector.preprocessor_, frame, alpha=level))
         elif channels:

@@ -231,13 +231,17 @@ class TabularPreprocessor:
                     f"{len(expected)} columns: {expected}"
                 )
             return frame.set_axis(expected, axis=1)
-        missing = [c for c in expected if c not in frame.columns]
+        names = list(frame.columns)
+        if names == expected:
+            return frame
+        present = set(names)
+        missing = [c for c in expected if c not in present]
         if missing:
             raise ValueError(
                 f"X is missing column(s) {missing} that the model was fitted on; "
                 f"expected columns: {expected}"
             )
-        return frame if list(frame.columns) == expected else frame[expected]
+        return frame[expected]
 
     def split_inputs(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """The raw inputs of an exported model: numeric columns as float64 (gaps as NaN)

@@ -50,6 +50,10 @@ from deepad.serve.ui import render_ui
 
 log = logging.getLogger("deepad.serve")
 API_KEY_HEADER = "X-API-Key"
+#: score bodies up to this size are scored on the event loop: a few rows take well under
+#: a millisecond, less than the hop to a worker thread and back; bigger bodies (and
+#: explanations) go to the threadpool so that they do not hold up other requests
+INLINE_BODY_BYTES = 64 * 1024
 _ERRORS = {
     401: {"model": Problem, "description": "missing or wrong API key"},
     404: {"model": Problem, "description": "no such model"},
@@ -121,7 +125,7 @@ def create_app(registry: Registry, config: ServiceConfig | None = None) -> FastA
     require_key = _key_check(config)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
@@ -187,6 +191,8 @@ def create_app(registry: Registry, config: ServiceConfig | None = None) -> FastA
         """Score rows: JSON ``{"records": [...]}``, a CSV body, or an Arrow IPC stream."""
         body = await _read_body(request, config.max_body_bytes)
         content_type = request.headers.get("content-type")
+        if len(body) <= INLINE_BODY_BYTES and not explain:
+            return _score(name, body, content_type, explain)
         return await run_in_threadpool(_score, name, body, content_type, explain)
 
     def _score(name: str, body: bytes, content_type: str | None, explain: int) -> Any:
@@ -307,7 +313,7 @@ def _key_check(config: ServiceConfig):  # type: ignore[no-untyped-def]
     header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
     keys = [key.encode() for key in config.api_keys]
 
-    def check(key: str | None = Depends(header)) -> None:
+    async def check(key: str | None = Depends(header)) -> None:  # async: no threadpool hop
         if not keys:
             return
         given = (key or "").encode()
