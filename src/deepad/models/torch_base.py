@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from deepad.core.base import BaseDetector
+from deepad.models.trimming import check_trim_fraction, trusted_rows
 from deepad.nn.training import (
     TrainingConfig,
     check_training_params,
@@ -70,6 +71,8 @@ class TorchDetector(BaseDetector):
     def _check_params(self) -> None:
         super()._check_params()
         check_training_params(self)
+        if hasattr(self, "trim_fraction"):
+            check_trim_fraction(self.trim_fraction)
 
     # ---------------------------------------------------------- subclass API
     def _architecture(self, n_features: int) -> dict[str, Any]:
@@ -116,6 +119,7 @@ class TorchDetector(BaseDetector):
     def _fit_features(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:
         seed = self._seed()
         targets = self._targets(labels)
+        features, targets = self._trimmed(features, targets, seed)
         self.architecture_ = self._architecture(features.shape[1])
         with seeded(seed):
             module = self._build_module(self.architecture_)
@@ -129,11 +133,25 @@ class TorchDetector(BaseDetector):
         self, features: np.ndarray, labels: np.ndarray | None, epochs: int
     ) -> None:
         """Resume training the fitted network for ``epochs`` (e.g. after pruning it)."""
-        config = replace(self._training_config(self._seed()), epochs=int(epochs))
+        seed = self._seed()
+        config = replace(self._training_config(seed), epochs=int(epochs))
         module = self.module_.train()
-        targets = self._targets(labels)
+        features, targets = self._trimmed(features, self._targets(labels), seed)
         self.history_ = fit_module(module, self._loss, features, config, targets=targets)
         self.module_ = module.cpu().eval()
+
+    def _trimmed(
+        self, features: np.ndarray, targets: np.ndarray | None, seed: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The rows to train on under ``trim_fraction`` (all rows when it is 0 or unset);
+        ``trimmed_rows_`` says how many were left out."""
+        fraction = getattr(self, "trim_fraction", 0.0)
+        self.trimmed_rows_ = 0
+        if not fraction:
+            return features, targets
+        rows = trusted_rows(features, fraction, seed, targets)
+        self.trimmed_rows_ = len(features) - len(rows)
+        return features[rows], None if targets is None else targets[rows]
 
     def _score_features(self, features: np.ndarray) -> np.ndarray:
         return self._map_batched(self._score_batch, features)

@@ -18,6 +18,11 @@ class AutoEncoder(TorchDetector):
     Parameters left as ``None`` are chosen from the data: hidden widths and bottleneck
     from the encoded width, batch size and epochs from the row count (early stopping on
     a held-out ``validation_fraction`` ends training sooner when it stops improving).
+
+    ``trim_fraction`` (0 = off) makes training robust to anomalies in the training data:
+    that share of training rows, those an IsolationForest finds most isolated, is left
+    out before training (``trimmed_rows_`` counts them; about twice the expected
+    contamination, e.g. 0.2; see ``deepad.models.trimming``).
     """
 
     summary = "MLP autoencoder, reconstruction error; the deep default for numeric and mixed tables"
@@ -38,6 +43,7 @@ class AutoEncoder(TorchDetector):
         weight_decay: float = 1e-5,
         validation_fraction: float = 0.1,
         patience: int = 10,
+        trim_fraction: float = 0.0,
         contamination: float = 0.1,
         device: str = "cpu",
         verbose: int = 0,
@@ -52,6 +58,7 @@ class AutoEncoder(TorchDetector):
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.trim_fraction = trim_fraction
         self.contamination = contamination
         self.device = device
         self.verbose = verbose

@@ -17,6 +17,11 @@ class DeepSVDD(TorchDetector):
 
     The centre is the mean embedding of the training rows under the initial network; the
     network is then trained to pull training rows towards it.
+
+    ``trim_fraction`` (0 = off) makes training robust to anomalies in the training data:
+    that share of training rows, those an IsolationForest finds most isolated, is left
+    out before training (``trimmed_rows_`` counts them; about twice the expected
+    contamination, e.g. 0.2; see ``deepad.models.trimming``).
     """
 
     summary = "one-class Deep SVDD, distance to a learned hypersphere centre; compact scores"
@@ -35,6 +40,7 @@ class DeepSVDD(TorchDetector):
         weight_decay: float = 1e-5,
         validation_fraction: float = 0.1,
         patience: int = 10,
+        trim_fraction: float = 0.0,
         contamination: float = 0.1,
         device: str = "cpu",
         verbose: int = 0,
@@ -48,6 +54,7 @@ class DeepSVDD(TorchDetector):
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.trim_fraction = trim_fraction
         self.contamination = contamination
         self.device = device
         self.verbose = verbose

@@ -17,6 +17,11 @@ class VAE(TorchDetector):
 
     Training samples the latent code; scoring uses the posterior mean, so scores are
     deterministic. ``beta`` weighs the KL term (beta-VAE); 1.0 is the plain ELBO.
+
+    ``trim_fraction`` (0 = off) makes training robust to anomalies in the training data:
+    that share of training rows, those an IsolationForest finds most isolated, is left
+    out before training (``trimmed_rows_`` counts them; about twice the expected
+    contamination, e.g. 0.2; see ``deepad.models.trimming``).
     """
 
     summary = "variational autoencoder, negative ELBO; smooth scores, good on noisy numeric data"
@@ -35,6 +40,7 @@ class VAE(TorchDetector):
         weight_decay: float = 1e-5,
         validation_fraction: float = 0.1,
         patience: int = 10,
+        trim_fraction: float = 0.0,
         contamination: float = 0.1,
         device: str = "cpu",
         verbose: int = 0,
@@ -50,6 +56,7 @@ class VAE(TorchDetector):
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.trim_fraction = trim_fraction
         self.contamination = contamination
         self.device = device
         self.verbose = verbose
