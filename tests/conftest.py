@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,49 @@ DETECTOR_NAMES = sorted(deepad.TABLE_DETECTORS)
 N_ROWS = 200
 
 CARDIO = Path(__file__).resolve().parents[2] / "shared/data/adbench/6_cardio.npz"
+
+#: the registry's storage backends; PostgreSQL comes from ``POSTGRES_ENV``
+REGISTRY_BACKENDS = ("sqlite", "postgresql")
+POSTGRES_ENV = "DEEPAD_TEST_POSTGRES_URL"
+
+
+def _postgres_url() -> str:
+    """The test server's URL; skips without one, except under CI=true where it fails."""
+    url = os.environ.get(POSTGRES_ENV)
+    if url:
+        return url
+    why = f"{POSTGRES_ENV} is not set (run .ci/postgres.sh for a local server)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must test the registry on PostgreSQL: {why}", pytrace=False)
+    pytest.skip(why)
+
+
+@contextmanager
+def registry_location(backend: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """``open_registry`` arguments of an empty registry on ``backend``: a folder for
+    SQLite, a fresh schema (dropped afterwards) on the PostgreSQL test server."""
+    if backend == "sqlite":
+        yield {"location": tmp_path / "registry"}
+        return
+    from sqlalchemy import create_engine, make_url, text
+
+    url = make_url(_postgres_url())
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    scoped = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield {
+            "location": scoped.render_as_string(hide_password=False),
+            "artifacts": tmp_path / "artifacts",
+        }
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def load_cardio() -> tuple[np.ndarray, np.ndarray]:

@@ -9,19 +9,17 @@ Without that variable the PostgreSQL cases skip, except under CI=true where they
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import build_mixed_frame, load_cardio
+from conftest import REGISTRY_BACKENDS, build_mixed_frame, load_cardio, registry_location
 from sklearn.metrics import roc_auc_score
 
 import deepad
@@ -35,8 +33,6 @@ from deepad.registry import (
     open_registry,
 )
 from deepad.registry.artifacts import sha256
-
-POSTGRES_ENV = "DEEPAD_TEST_POSTGRES_URL"
 
 
 # ------------------------------------------------------------------ bundles
@@ -64,41 +60,11 @@ def manifest_of(bundle: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ backends
-def _postgres_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if url:
-        return url
-    why = f"{POSTGRES_ENV} is not set (run .ci/postgres.sh for a local server)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must test the registry on PostgreSQL: {why}", pytrace=False)
-    pytest.skip(why)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=REGISTRY_BACKENDS)
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """``open_registry`` arguments of an empty registry on each backend."""
-    if request.param == "sqlite":
-        yield {"location": tmp_path / "registry"}
-        return
-    from sqlalchemy import create_engine, make_url, text
-
-    url = make_url(_postgres_url())
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    scoped = url.update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield {
-            "location": scoped.render_as_string(hide_password=False),
-            "artifacts": tmp_path / "artifacts",
-        }
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with registry_location(request.param, tmp_path) as where:
+        yield where
 
 
 @pytest.fixture

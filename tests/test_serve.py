@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ import deepad
 from deepad.cli import main
 from deepad.registry import open_registry
 from deepad.serve import ServiceConfig, create_app
-from tests.conftest import load_cardio
+from tests.conftest import REGISTRY_BACKENDS, load_cardio, registry_location
 
 NAB = Path(__file__).resolve().parents[2] / "shared/data/nab/data"
 
@@ -53,8 +54,8 @@ def bundles(tmp_path_factory, cardio) -> dict[str, Path]:
     return out
 
 
-def _registry(root: Path, bundles: dict[str, Path]):
-    registry = open_registry(root)
+def _registry(location: Path | str, bundles: dict[str, Path], **options: Any):
+    registry = open_registry(location, **options)
     registry.push(bundles["ae"], "cardio", by="tests")
     registry.push(bundles["series"], "cpu", by="tests")
     return registry
@@ -273,10 +274,15 @@ def _shifted(frame: pd.DataFrame, column: str, by: float) -> pd.DataFrame:
     return out
 
 
-def test_drift_raises_an_alert_that_survives_a_restart(tmp_path, bundles, cardio):
+@pytest.mark.parametrize("backend", REGISTRY_BACKENDS)
+def test_drift_raises_an_alert_that_survives_a_restart(tmp_path, bundles, cardio, backend):
+    with registry_location(backend, tmp_path) as where:
+        _alerts_survive_a_restart(where, bundles, cardio)
+
+
+def _alerts_survive_a_restart(where: dict[str, Any], bundles, cardio) -> None:
     _, held_out, _ = cardio
-    root = tmp_path / "registry"
-    registry = _registry(root, bundles)
+    registry = _registry(**where, bundles=bundles)
     app = create_app(registry, ServiceConfig(window=400))
     with TestClient(app) as client:
         calm = held_out.iloc[:400]
@@ -296,7 +302,7 @@ def test_drift_raises_an_alert_that_survives_a_restart(tmp_path, bundles, cardio
         drift = client.get("/v1/models/cardio").json()["drift"]
         assert drift["index"] == 2 and drift["drifted"]
     registry.close()
-    reopened = open_registry(root)  # a restart: a new registry and a new app
+    reopened = open_registry(**where)  # a restart: a new registry and a new app
     app = create_app(reopened, ServiceConfig())
     with TestClient(app) as client:
         again = client.get("/v1/models/cardio/alerts").json()
