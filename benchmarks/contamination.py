@@ -6,7 +6,8 @@
 Real data, ADBench protocol (../shared/data/README.md): for seeds 0..2 a stratified 70/30
 split, min-max scaled on the training part; the test part is scored as always. The
 training part's anomalies are the contaminants. Per dataset the training size N is fixed
-(the most rows that reach 10% contamination with the anomalies at hand, at most
+(the most rows that reach 10% contamination with the anomalies at hand and 0% with the
+normal rows, at most
 ``--max-rows``), and level c fits on round(c N) training anomalies plus N - round(c N)
 normal training rows, nested (the rows of 5% are among those of 10%). Level 20% runs
 where the dataset has anomalies enough, else it is left out ("-").
@@ -73,7 +74,7 @@ def training_rows(
     rng = np.random.default_rng([seed, 13])
     normal = rng.permutation(np.flatnonzero(y_train == 0))
     anomalous = rng.permutation(np.flatnonzero(y_train == 1))
-    n = int(min(len(anomalous) / 0.10, len(normal) / 0.90, max_rows))
+    n = int(min(len(anomalous) / 0.10, len(normal), max_rows))  # 0% needs N normal rows
     return n, normal, anomalous
 
 

@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError
 
 import deepad
 from deepad.bundle import FORMAT_VERSION, BundleError, read_manifest
+from deepad.bundle.store import sha256
 
 DETECTOR_NAMES = sorted(deepad.TABLE_DETECTORS)
 
@@ -223,6 +224,58 @@ def test_malformed_manifest_is_refused(saved, change, message):
     _, path = saved
     edit_manifest(path, change)
     with pytest.raises(BundleError, match=message):
+        deepad.load(path)
+
+
+# -------------------------------------------------------------------------- hardening
+@pytest.mark.parametrize("name", ["weights.safetensors", "manifest.json"])
+def test_a_bundle_file_that_is_a_link_is_refused(saved, tmp_path, name):
+    _, path = saved
+    elsewhere = tmp_path / f"elsewhere-{name}"
+    (path / name).rename(elsewhere)
+    (path / name).symlink_to(elsewhere)
+    with pytest.raises(BundleError, match="is a link or lies outside its bundle"):
+        deepad.load(path)
+
+
+def test_oversized_weights_are_refused_before_reading(saved, monkeypatch):
+    _, path = saved
+    size = (path / "weights.safetensors").stat().st_size
+    monkeypatch.setenv("DEEPAD_MAX_BUNDLE_BYTES", str(size - 1))
+    with pytest.raises(BundleError, match=f"{size:,} bytes, over the {size - 1:,}-byte limit"):
+        deepad.load(path)
+    monkeypatch.setenv("DEEPAD_MAX_BUNDLE_BYTES", str(size))
+    deepad.load(path)
+    monkeypatch.setenv("DEEPAD_MAX_BUNDLE_BYTES", "lots")
+    with pytest.raises(BundleError, match="DEEPAD_MAX_BUNDLE_BYTES must be a positive"):
+        deepad.load(path)
+
+
+def test_oversized_manifest_is_refused(saved, monkeypatch):
+    _, path = saved
+    monkeypatch.setattr("deepad.bundle.store.MAX_MANIFEST_BYTES", 100)
+    with pytest.raises(BundleError, match="over the 100-byte limit for a bundle's manifest"):
+        deepad.load(path)
+
+
+def test_a_network_bigger_than_its_weights_is_refused_without_building_it(
+    tmp_path, make_detector, numeric_array
+):
+    """A manifest edited to name a huge network: a real build would need ~400 GB."""
+    path = make_detector("AutoEncoder").fit(numeric_array).save(tmp_path / "ae")
+    edit_manifest(
+        path, lambda m: m["model_state"]["architecture"].update(hidden_dims=[10_000_000, 10_000])
+    )
+    with pytest.raises(BundleError, match="weights do not match its architecture"):
+        deepad.load(path)
+
+
+def test_weights_that_are_not_safetensors_are_refused(saved):
+    _, path = saved
+    weights = path / "weights.safetensors"
+    weights.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage}")
+    edit_manifest(path, lambda m: m["weights"].update(sha256=sha256(weights)))
+    with pytest.raises(BundleError, match="not a readable safetensors file"):
         deepad.load(path)
 
 

@@ -10,13 +10,19 @@ A bundle is a directory with two files:
 
 Loading instantiates only classes from deepad's registry and never unpickles; a missing
 file, a weights hash that does not match the manifest, or a format newer than this
-library understands is refused with a ``BundleError``.
+library understands is refused with a ``BundleError``. So are files that are symbolic
+links or otherwise resolve outside the bundle directory, a manifest over
+``MAX_MANIFEST_BYTES`` or weights over ``max_weights_bytes()`` (4 GiB unless
+``DEEPAD_MAX_BUNDLE_BYTES`` says otherwise), checked before either is read, and a
+network whose stored weights do not match its architecture (checked before it is
+built). Anything else wrong inside a tampered bundle is a ``BundleError`` too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -24,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from deepad._version import __version__
@@ -37,6 +44,12 @@ FORMAT = "deepad-bundle"
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
+#: a manifest is metadata; one this large is not a bundle deepad wrote
+MAX_MANIFEST_BYTES = 64 * 2**20
+#: the default cap on the weights file; ``DEEPAD_MAX_BUNDLE_BYTES`` overrides it
+DEFAULT_MAX_WEIGHTS_BYTES = 4 * 2**30
+#: what a tampered bundle can raise from inside the restore code
+_MALFORMED = (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError)
 
 
 class BundleError(ValueError):
@@ -146,6 +159,36 @@ def _read_calibrator(threshold: dict[str, Any], arrays: dict[str, np.ndarray]) -
         raise BundleError(f"the bundle's threshold state is invalid: {exc}") from exc
 
 
+def max_weights_bytes() -> int:
+    """The largest weights file ``load`` reads: ``DEEPAD_MAX_BUNDLE_BYTES`` or 4 GiB."""
+    raw = os.environ.get("DEEPAD_MAX_BUNDLE_BYTES")
+    if raw is None:
+        return DEFAULT_MAX_WEIGHTS_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise BundleError(
+            f"DEEPAD_MAX_BUNDLE_BYTES must be a positive number of bytes, got {raw!r}"
+        )
+    return value
+
+
+def _bundle_file(bundle: Path, name: str, limit: int) -> Path:
+    """``bundle/name`` when it is a regular file inside the bundle, at most ``limit``
+    bytes; BundleError otherwise (missing files are reported by the callers)."""
+    path = bundle / name
+    if path.is_symlink() or path.resolve().parent != bundle.resolve():
+        raise BundleError(f"{path} is a link or lies outside its bundle; refused")
+    size = path.stat().st_size
+    if size > limit:
+        raise BundleError(
+            f"{path} is {size:,} bytes, over the {limit:,}-byte limit for a bundle's {name}"
+        )
+    return path
+
+
 def read_manifest(path: str | Path) -> dict[str, Any]:
     """Read and check a bundle's manifest (format and version), without loading weights."""
     bundle = Path(path)
@@ -156,9 +199,10 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     manifest_path = bundle / MANIFEST
     if not manifest_path.is_file():
         raise BundleError(f"{bundle} is not a deepad bundle: {MANIFEST} is missing")
+    manifest_path = _bundle_file(bundle, MANIFEST, MAX_MANIFEST_BYTES)
     try:
         manifest = json.loads(manifest_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise BundleError(f"{manifest_path} is not valid JSON: {exc}") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{manifest_path} is not a deepad bundle manifest")
@@ -180,9 +224,11 @@ def load(path: str | Path) -> BaseDetector:
     weights_path = bundle / WEIGHTS
     if not weights_path.is_file():
         raise BundleError(f"bundle {bundle} is incomplete: {WEIGHTS} is missing")
+    weights_path = _bundle_file(bundle, WEIGHTS, max_weights_bytes())
     try:
         recorded_hash = manifest["weights"]["sha256"]
         name = manifest["detector"]["class"]
+        known = name in DETECTORS
     except (KeyError, TypeError) as exc:
         raise BundleError(f"bundle {bundle} is malformed: missing or invalid {exc}") from exc
     if sha256(weights_path) != recorded_hash:
@@ -190,7 +236,7 @@ def load(path: str | Path) -> BaseDetector:
             f"{weights_path} does not match the SHA-256 recorded in its manifest; "
             "the bundle was modified or corrupted and is refused"
         )
-    if name not in DETECTORS:
+    if not known:
         raise BundleError(f"bundle names unknown detector class {name!r}")
     try:
         detector = DETECTORS[name](**manifest["detector"]["params"])
@@ -220,6 +266,10 @@ def load(path: str | Path) -> BaseDetector:
             detector.drift_reference_ = DriftReference.from_state(
                 manifest["drift_reference"], reference_arrays
             )
-    except (KeyError, TypeError) as exc:
+    except BundleError:
+        raise
+    except SafetensorError as exc:
+        raise BundleError(f"{weights_path} is not a readable safetensors file: {exc}") from exc
+    except _MALFORMED as exc:
         raise BundleError(f"bundle {bundle} is malformed: missing or invalid {exc}") from exc
     return detector

@@ -20,14 +20,22 @@ _SEPARATORS = re.compile(r"[\s,]+")
 
 
 def _parse_line(text: str, where: str) -> np.ndarray:
-    tokens = [t for t in _SEPARATORS.split(text.strip()) if t]
+    ids = []
+    for token in _SEPARATORS.split(text.strip()):
+        if not token:
+            continue
+        try:
+            ids.append(int(token))
+        except ValueError:
+            raise ValueError(
+                f"{where}: event ids must be integers, got {token!r}; for raw log lines give "
+                "the detector a session rule (session_regex or session_window)"
+            ) from None
     try:
-        return np.asarray([int(t) for t in tokens], dtype=np.int64)
-    except ValueError:
-        bad = next(t for t in tokens if not t.lstrip("-").isdigit())
+        return np.asarray(ids, dtype=np.int64)
+    except OverflowError:
         raise ValueError(
-            f"{where}: event ids must be integers, got {bad!r}; for raw log lines give the "
-            "detector a session rule (session_regex or session_window)"
+            f"{where}: an event id is out of range (ids must fit in 64 bits)"
         ) from None
 
 

@@ -74,6 +74,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
             raise ImportError(
                 "reading Parquet needs pyarrow: pip install 'deepad[parquet]'"
             ) from exc
+        except OSError as exc:  # pyarrow reports a corrupt file as an OSError
+            raise ValueError(f"{path} is not a readable Parquet file: {exc}") from exc
     try:
         frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
     except pd.errors.EmptyDataError as exc:

@@ -33,7 +33,7 @@ from deepad.nn.training import (
     seeded,
     training_config,
 )
-from deepad.nn.weights import load_module_arrays, module_arrays
+from deepad.nn.weights import module_arrays, restore_module
 from deepad.preprocess.series import left_pad
 
 #: floats per scoring chunk (windows x length x channels), to bound memory on long series
@@ -164,8 +164,7 @@ class TorchSeriesDetector(SeriesDetector):
 
     def _import_series(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.architecture_ = meta["architecture"]
-        module = self._build_module(self.architecture_)
-        self.module_ = load_module_arrays(module, arrays).eval()
+        self.module_ = restore_module(lambda: self._build_module(self.architecture_), arrays)
 
 
 def auto_hidden(n_channels: int) -> int:

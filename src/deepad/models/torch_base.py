@@ -29,7 +29,7 @@ from deepad.nn.training import (
     seeded,
     training_config,
 )
-from deepad.nn.weights import load_module_arrays, module_arrays
+from deepad.nn.weights import module_arrays, restore_module
 
 
 def auto_widths(n_features: int) -> tuple[list[int], int]:
@@ -208,8 +208,7 @@ class TorchDetector(BaseDetector):
 
     def _import_model(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.architecture_ = meta["architecture"]
-        module = self._build_module(self.architecture_)
-        self.module_ = load_module_arrays(module, arrays).eval()
+        self.module_ = restore_module(lambda: self._build_module(self.architecture_), arrays)
 
 
 class _ScoreModule(nn.Module):

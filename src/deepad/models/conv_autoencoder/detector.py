@@ -27,7 +27,7 @@ from deepad.nn.training import (
     seeded,
     training_config,
 )
-from deepad.nn.weights import load_module_arrays, module_arrays
+from deepad.nn.weights import module_arrays, restore_module
 
 
 class ReconstructionImageDetector(ImageDetector):
@@ -95,8 +95,7 @@ class ReconstructionImageDetector(ImageDetector):
 
     def _import_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.architecture_ = dict(meta["architecture"])
-        module = self._build_module(self.architecture_)
-        self.module_ = load_module_arrays(module, arrays).eval()
+        self.module_ = restore_module(lambda: self._build_module(self.architecture_), arrays)
 
 
 class ConvAutoEncoder(ReconstructionImageDetector):

@@ -10,7 +10,7 @@ import torch
 from deepad.models.deeplog.torch_model import NextEventLSTM
 from deepad.models.log_base import END, FIRST_EVENT, PAD, UNKNOWN, LogDetector
 from deepad.nn.training import check_training_params, fit_module, seeded, training_config
-from deepad.nn.weights import load_module_arrays, module_arrays
+from deepad.nn.weights import module_arrays, restore_module
 
 #: windows ranked per inference chunk
 _CHUNK = 8192
@@ -222,4 +222,4 @@ class DeepLog(LogDetector):
         self.architecture_ = dict(meta["architecture"])
         self.top_g_ = None if meta["top_g"] is None else int(meta["top_g"])
         self.log_floor_ = float(meta.get("log_probability_floor", -np.inf))
-        self.module_ = load_module_arrays(self._new_module(), arrays).eval()
+        self.module_ = restore_module(self._new_module, arrays)
