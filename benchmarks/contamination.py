@@ -1,4 +1,4 @@
-"""Training contamination: test AUROC as anomalies are mixed into the training rows.
+r"""Training contamination: test AUROC as anomalies are mixed into the training rows.
 
     .venv/bin/python benchmarks/contamination.py \
         --out docs/results/contamination-2026-12-03/table.md
@@ -7,10 +7,9 @@ Real data, ADBench protocol (../shared/data/README.md): for seeds 0..2 a stratif
 split, min-max scaled on the training part; the test part is scored as always. The
 training part's anomalies are the contaminants. Per dataset the training size N is fixed
 (the most rows that reach 10% contamination with the anomalies at hand and 0% with the
-normal rows, at most
-``--max-rows``), and level c fits on round(c N) training anomalies plus N - round(c N)
-normal training rows, nested (the rows of 5% are among those of 10%). Level 20% runs
-where the dataset has anomalies enough, else it is left out ("-").
+normal rows, at most ``--max-rows``), and level c fits on round(c N) training anomalies
+plus N - round(c N) normal training rows, nested (the rows of 5% are among those of
+10%). Level 20% runs where the dataset has anomalies enough, else it is left out ("-").
 
 Every detector runs at its defaults; the robust variants add only ``trim_fraction=0.2``
 (the same value on every dataset and level: a user does not know the true share). The

@@ -26,6 +26,7 @@ from deepad.cli_logs import LOG_FLAGS, add_log_options
 from deepad.cli_monitor import add_monitor_command
 from deepad.cli_registry import add_registry_command
 from deepad.cli_serve import add_serve_command
+from deepad.cli_stress import add_stress_command
 
 
 class UsageError(Exception):
@@ -1159,6 +1160,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_registry_command(commands)
     add_serve_command(commands)
     add_monitor_command(commands)
+    add_stress_command(commands)
     _add_bench(commands)
     return parser
 
