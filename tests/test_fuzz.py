@@ -5,6 +5,8 @@ error; ``fuzz/run.py`` is the long coverage-guided run (atheris)."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,6 +37,22 @@ def mutated(draw: st.DrawFn, name: str) -> bytes:
 
 def inputs(name: str) -> st.SearchStrategy[bytes]:
     return mutated(name) | st.binary(max_size=512)
+
+
+#: inputs the fuzzers found crashing, kept so they stay fixed
+REGRESSIONS = [
+    # a PNG header claiming 394 million pixels: Pillow's DecompressionBombError
+    ("image", base64.b64decode("iQADSAADSElEUgEAPUlEUgEAPQ==")),
+    # pyarrow reports a corrupt footer as an OSError
+    ("parquet", b"PAR1\x15\x04\x15\xf0\x04" + b"\x00" * 40 + b"\x08\x00\x00\x00PAR1"),
+    # an event id beyond 64 bits: OverflowError from NumPy
+    ("sessions", b"1 2 3\n4\n999999999999999999999999999999"),
+]
+
+
+@pytest.mark.parametrize(("name", "data"), REGRESSIONS, ids=[n for n, _ in REGRESSIONS])
+def test_inputs_that_once_crashed_give_a_clear_error(name, data):
+    TARGETS[name](data)
 
 
 @pytest.mark.parametrize("name", list(TARGETS))

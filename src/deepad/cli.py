@@ -25,8 +25,8 @@ from deepad._version import __version__
 from deepad.cli_logs import LOG_FLAGS, add_log_options
 from deepad.cli_monitor import add_monitor_command
 from deepad.cli_registry import add_registry_command
+from deepad.cli_robustness import add_robustness_commands
 from deepad.cli_serve import add_serve_command
-from deepad.cli_stress import add_stress_command
 
 
 class UsageError(Exception):
@@ -1160,7 +1160,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_registry_command(commands)
     add_serve_command(commands)
     add_monitor_command(commands)
-    add_stress_command(commands)
+    add_robustness_commands(commands)
     _add_bench(commands)
     return parser
 

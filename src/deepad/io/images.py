@@ -79,6 +79,10 @@ def read_image(path: str | Path) -> np.ndarray:
             grey = image.mode in ("1", "L", "LA", "I", "I;16", "F")
             converted = image.convert("L" if grey else "RGB")
             array = np.asarray(converted, dtype=np.uint8)
+    except Image.DecompressionBombError as exc:  # a header claiming a vast image
+        raise ValueError(
+            f"{path} claims more pixels than the {MAX_PIXELS:,} deepad reads: {exc}"
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"cannot read image {path}: {exc}") from exc
     return array[:, :, None] if array.ndim == 2 else array
