@@ -24,10 +24,8 @@ Jobs run in ``--jobs`` processes (one torch thread each) and are appended to
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared/data/adbench"
 sys.path.insert(0, str(HERE))
+from _jobs import run_resumable  # noqa: E402
 from _output import emit  # noqa: E402
 
 DATASETS = [
@@ -198,32 +197,23 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown detector(s) {unknown}; choose from {list(DETECTORS)}")
 
-    done: dict[tuple, dict] = {}
-    if args.results.exists():
-        for line in args.results.read_text().splitlines():
-            record = json.loads(line)
-            done[_key(record)] = record
-    todo = [
+    jobs = [
         (d, s, level, name)
         for d in args.datasets
         for s in range(args.seeds)
         for level in LEVELS
         for name in args.detectors
-        if (d, s, level, name) not in done
     ]
-    print(f"{len(done)} results on file, {len(todo)} jobs to run", flush=True)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool, args.results.open("a") as sink:
-        futures = {pool.submit(run_job, *job, args.max_rows): job for job in todo}
-        for future in as_completed(futures):
-            record = future.result()
-            if record is None:
-                continue
-            done[_key(record)] = record
-            sink.write(json.dumps(record) + "\n")
-            sink.flush()
-            print(f"{record['dataset']} seed {record['seed']} {record['level']:.0%} "
-                  f"{record['detector']}: {record['auroc']:.3f}", flush=True)  # fmt: skip
+    done = run_resumable(
+        jobs,
+        partial(run_job, max_rows=args.max_rows),
+        args.results,
+        _key,
+        workers=args.jobs,
+        describe=lambda r: (
+            f"{r['dataset']} seed {r['seed']} {r['level']:.0%} {r['detector']}: {r['auroc']:.3f}"
+        ),
+    )
     records = [r for r in done.values() if r["dataset"] in args.datasets]
     emit(report(records, args.datasets, args.seeds), args.out)
 

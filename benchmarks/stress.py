@@ -14,26 +14,27 @@ row scored exactly as its original.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared/data/adbench"
-sys.path.insert(0, str(HERE))
-from _output import emit  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _jobs import (
+    ADBENCH,
+    ROBUSTNESS_SETS,
+    fit_oneclass,
+    per_dataset_table,
+    per_detector_main,
+)
+from _output import emit
 
-DATASETS = [
-    "6_cardio", "38_thyroid", "30_satellite", "28_pendigits", "23_mammography", "35_SpamBase",
-]  # fmt: skip
+DATASETS = ROBUSTNESS_SETS
 DETECTORS = [
     "AutoEncoder", "VAE", "DeepSVDD", "Auto", "IsolationForest", "KNN", "PCA", "ECOD",
 ]  # fmt: skip
+#: test rows stressed at most (a seeded sample of larger test parts)
+MAX_ROWS = 2000
 COLUMNS = [
     ("noise", "0.01 x spread"),
     ("noise", "0.1 x spread"),
@@ -43,23 +44,11 @@ COLUMNS = [
 ]
 
 
-def run_job(dataset: str, name: str, max_rows: int) -> dict:
-    import pandas as pd
-    import torch
-
-    import deepad
-    from deepad.bench.datasets import load_dataset, split_dataset
+def run_job(dataset: str, name: str) -> dict:
     from deepad.robustness import stress_test
 
-    torch.set_num_threads(1)
-    X, y = load_dataset(DATA / f"{dataset}.npz")
-    split = split_dataset(X, y, 0)
-    columns = [f"x{i}" for i in range(X.shape[1])]
-    train = pd.DataFrame(split.X_train[split.y_train == 0], columns=columns)
-    test = pd.DataFrame(split.X_test, columns=columns)
-    cls = getattr(deepad, name)
-    params = {"random_state": 0} if "random_state" in cls._get_param_names() else {}
-    report = stress_test(cls(**params).fit(train), test, max_rows=max_rows)
+    detector, test, _ = fit_oneclass(ADBENCH, dataset, name)
+    report = stress_test(detector, test, max_rows=MAX_ROWS)
     return {"dataset": dataset, "detector": name, **report.to_dict()}
 
 
@@ -91,43 +80,17 @@ def report(records: list[dict]) -> str:
             + f" | {ok} of {len(mine)} | {same} of {len(mine)} |"
         )  # fmt: skip
     lines += ["", "Per dataset, share flipped by noise at 0.1 x spread:", ""]
-    datasets = sorted({r["dataset"] for r in records}, key=DATASETS.index)
-    lines += ["| detector | " + " | ".join(datasets) + " |", "|---|" + "---|" * len(datasets)]
-    for name in DETECTORS:
-        row = {r["dataset"]: r for r in records if r["detector"] == name}
-        cells = [
-            f"{_flips(row[d], 'noise', '0.1 x spread'):.1%}" if d in row else "-" for d in datasets
-        ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += per_dataset_table(
+        records, DATASETS, DETECTORS, lambda r: f"{_flips(r, 'noise', '0.1 x spread'):.1%}"
+    )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="*", default=DATASETS)
-    parser.add_argument("--detectors", nargs="*", default=DETECTORS)
-    parser.add_argument("--max-rows", type=int, default=2000)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--results", type=Path, default=Path("/tmp/deepad-stress.jsonl"))
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    done = {}
-    if args.results.exists():
-        for line in args.results.read_text().splitlines():
-            record = json.loads(line)
-            done[(record["dataset"], record["detector"])] = record
-    todo = [(d, n) for d in args.datasets for n in args.detectors if (d, n) not in done]
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    with ProcessPoolExecutor(args.jobs) as pool, args.results.open("a") as sink:
-        futures = [pool.submit(run_job, d, n, args.max_rows) for d, n in todo]
-        for future in as_completed(futures):
-            record = future.result()
-            done[(record["dataset"], record["detector"])] = record
-            sink.write(json.dumps(record) + "\n")
-            sink.flush()
-            print(record["dataset"], record["detector"], record["noise_ok"], flush=True)
-    records = [r for r in done.values() if r["dataset"] in args.datasets]
-    emit(report(records), args.out)
+    per_detector_main(
+        __doc__, DATASETS, DETECTORS, run_job, report, "/tmp/deepad-stress.jsonl",
+        lambda r: f"{r['dataset']} {r['detector']} noise line met: {r['noise_ok']}", emit,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

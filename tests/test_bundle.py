@@ -270,6 +270,17 @@ def test_a_network_bigger_than_its_weights_is_refused_without_building_it(
         deepad.load(path)
 
 
+@pytest.mark.parametrize("name", ["AutoEncoder", "PCA", "IsolationForest"])
+def test_a_schema_that_does_not_fit_the_model_is_refused_at_load(
+    name, tmp_path, make_detector, numeric_array
+):
+    """Found by fuzzing: a manifest with a column removed loaded, then scoring crashed."""
+    path = make_detector(name).fit(numeric_array).save(tmp_path / "bundle")
+    edit_manifest(path, lambda m: m["input_schema"]["columns"].pop())
+    with pytest.raises(BundleError, match="schema and model do not fit together"):
+        deepad.load(path)
+
+
 def test_weights_that_are_not_safetensors_are_refused(saved):
     _, path = saved
     weights = path / "weights.safetensors"

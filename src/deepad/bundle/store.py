@@ -272,4 +272,26 @@ def load(path: str | Path) -> BaseDetector:
         raise BundleError(f"{weights_path} is not a readable safetensors file: {exc}") from exc
     except _MALFORMED as exc:
         raise BundleError(f"bundle {bundle} is malformed: missing or invalid {exc}") from exc
+    if getattr(detector, "modality", "table") == "table":
+        _check_scores_a_typical_row(detector, bundle)
     return detector
+
+
+def _check_scores_a_typical_row(detector: BaseDetector, bundle: Path) -> None:
+    """Score one row of training medians (first categories): a schema and model that
+    disagree (an edited manifest) fail here, at load, not at the first real request."""
+    import pandas as pd
+
+    row = {
+        spec.name: spec.median if spec.kind == "numeric" else (spec.categories or ["?"])[0]
+        for spec in detector.preprocessor_.columns_
+    }
+    try:
+        score = detector.decision_function(pd.DataFrame([row]))
+    except _MALFORMED as exc:
+        raise BundleError(
+            f"bundle {bundle} is inconsistent: its schema and model do not fit together "
+            f"(scoring a typical row failed: {exc})"
+        ) from exc
+    if not np.isfinite(score).all():
+        raise BundleError(f"bundle {bundle} is inconsistent: a typical row scores {score[0]}")
