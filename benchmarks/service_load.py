@@ -1,6 +1,7 @@
-"""Load on `deepad serve` with locust, on loopback: throughput, p50/p99, errors, memory.
+r"""Load on `deepad serve` with locust, on loopback: throughput, p50/p99, errors, memory.
 
-    .venv/bin/python benchmarks/service_load.py --out docs/results/service-2026-12-03/load.md
+    .venv/bin/python benchmarks/service_load.py --pin \
+        --out docs/results/service-2026-12-03/pinned.md
 
 Fits an AutoEncoder on ADBench Cardio's normal rows (real data), pushes it to a fresh
 registry, starts `deepad serve` (one uvicorn worker, one torch thread) and runs locust
@@ -118,7 +119,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30, help="length of each load step")
     parser.add_argument("--soak", type=int, default=300, help="memory run length (s)")
     parser.add_argument("--out", type=Path, help="also write the Markdown tables here")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run the server on CPU 0 and locust on CPU 1 (taskset), so that the load "
+        "generator does not compete with the server for a core",
+    )
     args = parser.parse_args()
+    server_cpu: list[str] = []
+    if args.pin:
+        if len(os.sched_getaffinity(0)) < 2:
+            raise SystemExit("--pin needs at least 2 CPUs")
+        server_cpu = ["taskset", "-c", "0"]
+        os.sched_setaffinity(0, {1})  # this process and the locust runs it starts
 
     workdir = Path(tempfile.mkdtemp(prefix="deepad-load-"))
     registry, rest = _prepare(workdir)
@@ -127,8 +140,8 @@ def main() -> None:
     port = _port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("deepad")), "serve", "--registry", str(registry),
-         "--port", str(port), "--log-level", "error"],
+        [*server_cpu, str(Path(sys.executable).with_name("deepad")), "serve",
+         "--registry", str(registry), "--port", str(port), "--log-level", "error"],
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     lines = []

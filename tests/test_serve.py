@@ -316,6 +316,11 @@ def test_serve_refuses_an_open_public_bind(capsys):
     assert "--api-key" in capsys.readouterr().err
 
 
+def test_serve_refuses_a_keep_alive_that_is_not_positive(capsys):
+    assert main(["serve", "--keep-alive", "0"]) == 2
+    assert "--keep-alive must be a positive number of seconds" in capsys.readouterr().err
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -54,6 +54,15 @@ def add_serve_command(commands: Any) -> None:
         help="torch threads per request (default 1: lowest latency under concurrency)",
     )
     serve.add_argument(
+        "--keep-alive",
+        type=float,
+        default=75.0,
+        metavar="SECONDS",
+        help="how long an idle client connection stays open (default 75: longer than the "
+        "60-s idle timeout of common load balancers, so the server is not the side that "
+        "closes a connection a client is about to reuse)",
+    )
+    serve.add_argument(
         "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
     )
     serve.set_defaults(func=cmd_serve)
@@ -82,6 +91,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise ValueError(f"--max-body-mb must be positive, got {args.max_body_mb}")
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    if not args.keep_alive > 0:
+        raise ValueError(
+            f"--keep-alive must be a positive number of seconds, got {args.keep_alive}"
+        )
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -99,7 +112,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
     registry = open_registry(args.registry)
     app = create_app(registry, config)
     print(f"deepad serve: http://{args.host}:{args.port} (docs at /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_keep_alive=args.keep_alive,
+    )
 
 
 def _is_loopback(host: str) -> bool:
