@@ -12,7 +12,7 @@ by side as the peer, `GET /healthz` on the same server at the same rate: the cos
 the HTTP stack alone. Then one longer
 run at 200 single-row requests per second while the server's resident memory is read
 every 5 s, to see whether it stays flat. Locust runs on the same 2-core machine, so its
-own CPU use is part of every figure.
+own CPU use is part of every figure; ``--pin`` at least gives each side its own core.
 """
 
 from __future__ import annotations
