@@ -59,17 +59,17 @@ def fit_oneclass(data: Path, dataset: str, name: str, seed: int = 0):
     import torch
 
     import deepad
-    from deepad.bench.datasets import load_dataset, split_dataset
+    from deepad.bench.datasets import fit_data, load_dataset, split_dataset
 
     torch.set_num_threads(1)
     X, y = load_dataset(data / f"{dataset}.npz")
-    split = split_dataset(X, y, seed)
+    rows = fit_data(split_dataset(X, y, seed), "oneclass", seed, None)
     columns = [f"x{i}" for i in range(X.shape[1])]
-    train = pd.DataFrame(split.X_train[split.y_train == 0], columns=columns)
-    test = pd.DataFrame(split.X_test, columns=columns)
+    train = pd.DataFrame(rows.X_fit, columns=columns)
+    test = pd.DataFrame(rows.X_test, columns=columns)
     cls = getattr(deepad, name)
     params = {"random_state": seed} if "random_state" in cls._get_param_names() else {}
-    return cls(**params).fit(train), test, split.y_test
+    return cls(**params).fit(train), test, rows.y_test
 
 
 def per_detector_main(

@@ -157,58 +157,43 @@ def preprocess_target(data: bytes) -> None:
         clear(run)
 
 
-def _tampered_bundle(manifest: bytes | None = None, weights: bytes | None = None):
+def _load_tampered(manifest: bytes | None = None, weights: bytes | None = None) -> None:
+    """Load and score a copy of the fitted bundle with its manifest or weights replaced
+    (weights with a matching hash); a detector or a clear error is the only outcome."""
     import shutil
 
-    folder = Path(tempfile.mkdtemp(prefix="deepad-fuzz-tamper-"))
-    bundle = folder / "bundle"
-    shutil.copytree(fitted_bundle(), bundle)
-    if weights is not None:
-        from deepad.bundle.store import sha256
-
-        (bundle / "weights.safetensors").write_bytes(weights)
-        record = json.loads((bundle / "manifest.json").read_text())
-        record["weights"]["sha256"] = sha256(bundle / "weights.safetensors")
-        (bundle / "manifest.json").write_text(json.dumps(record))
-    if manifest is not None:
-        (bundle / "manifest.json").write_bytes(manifest)
-    return folder, bundle
-
-
-def _load_and_score(bundle: Path) -> None:
     import deepad
+    from deepad.bundle.store import sha256
 
     def run() -> None:
         detector = deepad.load(bundle)
         scores = detector.decision_function(seed_frame(1))
         assert len(scores) == SEED_ROWS
 
-    with _quiet():
-        clear(run)
+    with tempfile.TemporaryDirectory(prefix="deepad-fuzz-tamper-") as folder:
+        bundle = Path(folder) / "bundle"
+        shutil.copytree(fitted_bundle(), bundle)
+        if weights is not None:
+            (bundle / "weights.safetensors").write_bytes(weights)
+            record = json.loads((bundle / "manifest.json").read_text())
+            record["weights"]["sha256"] = sha256(bundle / "weights.safetensors")
+            (bundle / "manifest.json").write_text(json.dumps(record))
+        if manifest is not None:
+            (bundle / "manifest.json").write_bytes(manifest)
+        with _quiet():
+            clear(run)
 
 
 def bundle_manifest_target(data: bytes) -> None:
     """A bundle whose manifest is replaced by ``data`` (weights and their hash intact):
     loading and scoring give a detector or a ``BundleError``."""
-    import shutil
-
-    folder, bundle = _tampered_bundle(manifest=data)
-    try:
-        _load_and_score(bundle)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    _load_tampered(manifest=data)
 
 
 def bundle_weights_target(data: bytes) -> None:
     """A bundle whose weights file is replaced by ``data`` and its hash updated to match
     (what a deliberate tamperer would do)."""
-    import shutil
-
-    folder, bundle = _tampered_bundle(weights=data)
-    try:
-        _load_and_score(bundle)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    _load_tampered(weights=data)
 
 
 def cli_score_target(data: bytes) -> None:

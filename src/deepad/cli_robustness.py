@@ -49,26 +49,37 @@ def add_stress_command(commands: Any) -> None:
     stress.set_defaults(func=cmd_stress)
 
 
-def cmd_stress(args: argparse.Namespace) -> None:
-    """Run the stress tests, print the report."""
-    from deepad.cli import _UNITS, UsageError, _load_inputs, _write_table
-    from deepad.robustness import stress_test
+def _table_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The bundle's detector and the data file, refused unless the bundle scores tables."""
+    from deepad.cli import _UNITS, UsageError, _load_inputs
 
     detector, _, frame = _load_inputs(args)
     if detector.modality != "table":
         raise UsageError(
-            f"deepad stress reads tables; this bundle scores {_UNITS[detector.modality]}"
+            f"deepad {args.command} reads tables; this bundle scores {_UNITS[detector.modality]}"
         )
+    return detector, frame
+
+
+def _emit(report: Any, args: argparse.Namespace, text: Any) -> None:
+    """``--out`` the report's table, then print it as JSON (``--json``) or ``text(report)``."""
+    from deepad.cli import _write_table
+
+    if args.out:
+        _write_table(report.to_frame(), Path(args.out))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else text(report, args))
+
+
+def cmd_stress(args: argparse.Namespace) -> None:
+    """Run the stress tests, print the report."""
+    from deepad.robustness import stress_test
+
+    detector, frame = _table_inputs(args)
     report = stress_test(
         detector, frame, noise_levels=tuple(args.noise), unit_factor=args.unit_factor,
         seed=args.seed,
     )  # fmt: skip
-    if args.out:
-        _write_table(report.to_frame(), Path(args.out))
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-        return
-    print(render(report, args))
+    _emit(report, args, render)
 
 
 def render(report: Any, args: argparse.Namespace) -> str:
@@ -139,32 +150,21 @@ def add_evasion_command(commands: Any) -> None:
 
 def cmd_robustness(args: argparse.Namespace) -> None:
     """Attack the labelled anomalies, print the detection-rate curve."""
-    from deepad.cli import (
-        _UNITS,
-        UsageError,
-        _load_inputs,
-        _read_labels,
-        _require_columns,
-        _write_table,
-    )
+    from deepad.cli import _read_labels, _require_columns
     from deepad.robustness import evasion_curve
 
-    detector, _, frame = _load_inputs(args)
-    if detector.modality != "table":
-        raise UsageError(
-            f"deepad robustness reads tables; this bundle scores {_UNITS[detector.modality]}"
-        )
+    detector, frame = _table_inputs(args)
     _require_columns(frame, [args.label_column], "--label-column")
     labels = _read_labels(frame[args.label_column], args.label_column, False)
     report = evasion_curve(
         detector, frame.drop(columns=args.label_column), labels, budgets=tuple(args.budgets),
         mutable=args.mutable, steps=args.steps, rounds=args.rounds, seed=args.seed,
     )  # fmt: skip
-    if args.out:
-        _write_table(report.to_frame(), Path(args.out))
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-        return
+    _emit(report, args, render_curve)
+
+
+def render_curve(report: Any, args: argparse.Namespace) -> str:
+    """The detection-rate curve as an aligned text table."""
     lines = [
         f"evasion of {report.anomalies} labelled anomalies in {args.data} "
         f"({report.flagged_clean} flagged before any attack)",
@@ -178,4 +178,4 @@ def cmd_robustness(args: argparse.Namespace) -> None:
         )
     lines += ["", f"threshold: {report.threshold:.4g} (the bundle's active rule)"]
     lines += [f"note: {n}" for n in report.notes]
-    print("\n".join(lines))
+    return "\n".join(lines)

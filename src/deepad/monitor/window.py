@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepad.core.jsonable import json_ready
 from deepad.monitor.drift import (
     MIN_DISTANCE,
     category_counts,
@@ -108,7 +109,7 @@ class WindowReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON types; NaN and infinities become None."""
-        return _jsonable(asdict(self))
+        return json_ready(asdict(self))
 
     @property
     def drifted_features(self) -> list[str]:
@@ -582,21 +583,6 @@ def _describe_column(feature: dict[str, Any]) -> str:
     if feature.get("outside_share") is not None:
         return f"{feature['column']} ({feature['outside_share']:.0%} outside the training 5-95%)"
     return f"{feature['column']} (share distance {feature.get('distance', math.nan):.2f})"
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy scalars unwrapped, NaN and infinities as None."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _slice(chunk: Chunk, start: int, stop: int) -> Chunk:

@@ -26,13 +26,13 @@ budget, not that none exists.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from deepad.core.jsonable import json_ready
 from deepad.io.tables import as_table
 
 BUDGETS = (0.1, 0.25, 0.5)
@@ -64,11 +64,7 @@ class EvasionReport:
         return pd.DataFrame([asdict(p) for p in self.points])
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for point in out["points"]:
-            if not math.isfinite(point["median_score"]):
-                point["median_score"] = None
-        return out
+        return json_ready(asdict(self))
 
 
 def evasion_curve(
@@ -117,7 +113,7 @@ def evasion_curve(
     rows = frame.iloc[anomalies].reset_index(drop=True)
     columns, mask = _mutable_mask(preprocessor, rows, mutable)
     encoded = preprocessor.transform(rows).astype(np.float64)
-    clean = detector._score_features(encoded.astype(np.float32))
+    clean = _scores(detector, encoded)
     flags = detector.calibrator_.decide(clean)
     report = EvasionReport(
         anomalies=len(anomalies),

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from deepad.core.jsonable import json_ready
 from deepad.io.tables import as_table
 
 NOISE_LEVELS = (0.01, 0.1, 0.5)
@@ -71,12 +72,7 @@ class StressReport:
         return pd.DataFrame([asdict(r) for r in self.results])
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for result in out["results"]:
-            for key, value in result.items():
-                if isinstance(value, float) and not math.isfinite(value):
-                    result[key] = None
-        return out
+        return json_ready(asdict(self))
 
 
 def stress_test(
@@ -135,17 +131,11 @@ def stress_test(
         identical = bool(np.array_equal(back[: len(frame)], base.scores)) and bool(
             np.array_equal(back[len(frame) :], base.scores)
         )
-        results.append(
-            StressResult(
-                "duplicated rows",
-                "every row twice, shuffled",
-                _spearman(base.scores, back[: len(frame)]),
-                _median_change(base, back[: len(frame)]),
-                float(np.mean(detector.calibrator_.decide(back[: len(frame)]) != base.flags)),
-                base.flagged,
-                float(np.mean(detector.calibrator_.decide(back))),
-            )
+        first = base.against(
+            detector, back[: len(frame)], "duplicated rows", "every row twice, shuffled"
         )
+        first.flagged_after = float(np.mean(detector.calibrator_.decide(back)))  # both copies
+        results.append(first)
     noise_ok = all(
         r.flipped <= WHOLESALE_SHARE
         for r, level in zip(results, noise_levels, strict=False)
@@ -171,7 +161,12 @@ class _Outcome:
     def compare(
         self, detector: Any, frame: pd.DataFrame, what: str, detail: str, column: str | None = None
     ) -> StressResult:
-        scores = detector.decision_function(frame)
+        return self.against(detector, detector.decision_function(frame), what, detail, column)
+
+    def against(
+        self, detector: Any, scores: np.ndarray, what: str, detail: str, column: str | None = None
+    ) -> StressResult:
+        """How ``scores`` of the disturbed rows (in the clean rows' order) moved."""
         flags = detector.calibrator_.decide(scores)
         return StressResult(
             what,
