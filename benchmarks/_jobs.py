@@ -52,9 +52,10 @@ def run_resumable(
     return done
 
 
-def fit_oneclass(data: Path, dataset: str, name: str, seed: int = 0):
-    """ADBench protocol, one-class: ``name`` at its defaults fitted on the normal training
-    rows of ``dataset`` (columns x0, x1, ...); returns (detector, test frame, test labels)."""
+def fit_oneclass(data: Path, dataset: str, name: str, seed: int = 0, **params):
+    """ADBench protocol, one-class: ``name`` at its defaults (but ``params``) fitted on the
+    normal training rows of ``dataset`` (columns x0, x1, ...); returns (detector, test
+    frame, test labels)."""
     import pandas as pd
     import torch
 
@@ -68,7 +69,8 @@ def fit_oneclass(data: Path, dataset: str, name: str, seed: int = 0):
     train = pd.DataFrame(rows.X_fit, columns=columns)
     test = pd.DataFrame(rows.X_test, columns=columns)
     cls = getattr(deepad, name)
-    params = {"random_state": seed} if "random_state" in cls._get_param_names() else {}
+    if "random_state" in cls._get_param_names():
+        params = {"random_state": seed, **params}
     return cls(**params).fit(train), test, rows.y_test
 
 

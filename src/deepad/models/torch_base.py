@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from deepad.core.base import BaseDetector
+from deepad.models.adversarial import EXPOSURE_WEIGHT, check_adversarial_budget, exposure_loss
 from deepad.models.trimming import check_trim_fraction, trusted_rows
 from deepad.nn.training import (
     TrainingConfig,
@@ -73,6 +74,8 @@ class TorchDetector(BaseDetector):
         check_training_params(self)
         if hasattr(self, "trim_fraction"):
             check_trim_fraction(self.trim_fraction)
+        if hasattr(self, "adversarial_budget"):
+            check_adversarial_budget(self.adversarial_budget)
 
     # ---------------------------------------------------------- subclass API
     def _architecture(self, n_features: int) -> dict[str, Any]:
@@ -126,7 +129,8 @@ class TorchDetector(BaseDetector):
             self._prepare(module, features, seed)
             config = self._training_config(seed)
             train = getattr(self, "_trainer", None) or fit_module  # deepad.distributed.fit
-            self.history_ = train(module, self._loss, features, config, targets=targets)
+            loss = self._training_loss()
+            self.history_ = train(module, loss, features, config, targets=targets)
         self.module_ = module.cpu().eval()
 
     def _fine_tune_features(
@@ -137,8 +141,29 @@ class TorchDetector(BaseDetector):
         config = replace(self._training_config(seed), epochs=int(epochs))
         module = self.module_.train()
         features, targets = self._trimmed(features, self._targets(labels), seed)
-        self.history_ = fit_module(module, self._loss, features, config, targets=targets)
+        loss = self._training_loss()
+        self.history_ = fit_module(module, loss, features, config, targets=targets)
         self.module_ = module.cpu().eval()
+
+    def _training_loss(self) -> Callable[..., torch.Tensor]:
+        """The loss training minimises: ``_loss``, plus the exposure term of
+        ``deepad.models.adversarial`` when ``adversarial_budget`` is set."""
+        return self._exposed_loss if getattr(self, "adversarial_budget", 0.0) else self._loss
+
+    def _exposed_loss(
+        self, module: nn.Module, batch: torch.Tensor, *targets: torch.Tensor
+    ) -> torch.Tensor:
+        loss = self._loss(module, batch, *targets)
+        budget = float(self.adversarial_budget)
+        if torch.is_grad_enabled():
+            return loss + EXPOSURE_WEIGHT * exposure_loss(self._score_batch, module, batch, budget)
+        # validation: early stopping judges the whole objective (the plain loss alone
+        # rises as the exposure term is learnt, and stopping would keep an untrained
+        # network), on the same pseudo-anomalies each epoch
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            exposure = exposure_loss(self._score_batch, module, batch, budget)
+        return loss + EXPOSURE_WEIGHT * exposure
 
     def _trimmed(
         self, features: np.ndarray, targets: np.ndarray | None, seed: int

@@ -22,6 +22,11 @@ class DeepSVDD(TorchDetector):
     that share of training rows, those an IsolationForest finds most isolated, is left
     out before training (``trimmed_rows_`` counts them; about twice the expected
     contamination, e.g. 0.2; see ``deepad.models.trimming``).
+
+    ``adversarial_budget`` (0 = off) trains against evasion: synthetic anomalies,
+    attacked within that budget (spreads per column, e.g. 0.25), are pushed back above
+    the normal rows' scores (``deepad.models.adversarial``); training takes a few times
+    longer. What it gains and costs is in docs/benchmarks.md ("Evasion").
     """
 
     summary = "one-class Deep SVDD, distance to a learned hypersphere centre; compact scores"
@@ -41,6 +46,7 @@ class DeepSVDD(TorchDetector):
         validation_fraction: float = 0.1,
         patience: int = 10,
         trim_fraction: float = 0.0,
+        adversarial_budget: float = 0.0,
         contamination: float = 0.1,
         device: str = "cpu",
         verbose: int = 0,
@@ -55,6 +61,7 @@ class DeepSVDD(TorchDetector):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.trim_fraction = trim_fraction
+        self.adversarial_budget = adversarial_budget
         self.contamination = contamination
         self.device = device
         self.verbose = verbose
